@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * ramcrypt user API: the /dev/ramcrypt ioctls.
+ *
+ * Every structure has fixed-size __u64 fields only, so it has one layout on every
+ * ABI. Bits and fields marked reserved must be zero (-EINVAL otherwise), which keeps
+ * them free for later versions. RAMCRYPT_IOC_VERSION tells which version a module
+ * speaks; a new field or command bumps RAMCRYPT_ABI_VERSION.
+ */
+#ifndef _UAPI_LINUX_RAMCRYPT_H
+#define _UAPI_LINUX_RAMCRYPT_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define RAMCRYPT_DEVICE		"/dev/ramcrypt"
+#define RAMCRYPT_ABI_VERSION	1
+#define RAMCRYPT_IOC_MAGIC	0xE7
+
+/* Smallest window the page engine accepts (see docs/DESIGN.md: one instruction). */
+#define RAMCRYPT_MIN_WINDOW	4
+
+struct ramcrypt_version {
+	__u64 abi;		/* out: RAMCRYPT_ABI_VERSION of the module */
+	__u64 module;		/* out: (major << 32) | (minor << 16) | patch */
+};
+
+/* ramcrypt_protect.flags */
+#define RAMCRYPT_PROTECT_INHERIT_EXEC	(1ULL << 0)	/* keep protection across execve */
+#define RAMCRYPT_PROTECT_FLAGS		RAMCRYPT_PROTECT_INHERIT_EXEC
+
+struct ramcrypt_protect {
+	__u64 pid;		/* in: target process, 0 = caller */
+	__u64 flags;		/* in: RAMCRYPT_PROTECT_* */
+	__u64 window;		/* in: window in pages, 0 = the sysctl default */
+};
+
+struct ramcrypt_pid {
+	__u64 pid;		/* in: target process, 0 = caller */
+	__u64 flags;		/* in: reserved, 0 */
+};
+
+struct ramcrypt_window {
+	__u64 pid;		/* in: target process, 0 = caller */
+	__u64 window;		/* in: new window in pages */
+};
+
+/* ramcrypt_proc_stats.state bits */
+#define RAMCRYPT_PROC_INHERIT_EXEC	(1ULL << 0)
+#define RAMCRYPT_PROC_DEGRADED		(1ULL << 1)	/* a page had to stay plaintext */
+
+struct ramcrypt_proc_stats {
+	__u64 pid;		/* in: process, 0 = caller */
+	__u64 state;		/* out: RAMCRYPT_PROC_* */
+	__u64 window;		/* out: window in pages */
+	__u64 window_pages;	/* out: plaintext pages in the window now */
+	__u64 encrypted_pages;	/* out: pages held as ciphertext now */
+	__u64 faults;		/* out: user faults seen */
+	__u64 encryptions;	/* out: pages encrypted so far */
+	__u64 decryptions;	/* out: pages decrypted so far */
+	__u64 scanner_pages;	/* out: pages the background scanner found */
+	__u64 skipped_pinned;	/* out: pages that could not migrate (pinned) */
+	__u64 degraded_events;	/* out: pages left plaintext for lack of memory */
+	__u64 reserved[5];
+};
+
+struct ramcrypt_list {
+	__u64 pids;		/* in: user pointer to a __u64 array */
+	__u64 count;		/* in: array capacity; out: protected processes */
+};
+
+/* ramcrypt_status.key_source */
+#define RAMCRYPT_KEY_NONE	0
+#define RAMCRYPT_KEY_RANDOM	1	/* random per module load, never stored */
+#define RAMCRYPT_KEY_PASSPHRASE	2	/* loaded with RAMCRYPT_IOC_KEY_LOAD */
+
+/* ramcrypt_status.degraded bits */
+#define RAMCRYPT_DEGRADED_KEY_LOST	(1ULL << 0)	/* no CPU holds the key any more */
+#define RAMCRYPT_DEGRADED_KEY_HEALED	(1ULL << 1)	/* a clobbered CPU was restored */
+#define RAMCRYPT_DEGRADED_NOMEM		(1ULL << 2)	/* pages left plaintext (memory) */
+#define RAMCRYPT_DEGRADED_SLOTS		(1ULL << 3)	/* breakpoint slots not all reserved */
+
+struct ramcrypt_status {
+	__u64 key_source;	/* out: RAMCRYPT_KEY_* */
+	__u64 key_generation;	/* out: bumped at every key load */
+	__u64 cpus_online;	/* out */
+	__u64 cpus_with_key;	/* out: CPUs whose DR0-DR3 pass the key check */
+	__u64 degraded;		/* out: RAMCRYPT_DEGRADED_* */
+	__u64 protected_procs;	/* out */
+	__u64 encrypted_pages;	/* out: all processes */
+	__u64 window_pages;	/* out: all processes */
+	__u64 encryptions;	/* out */
+	__u64 decryptions;	/* out */
+	__u64 scanner_passes;	/* out */
+	__u64 skipped_pinned;	/* out */
+	__u64 degraded_events;	/* out */
+	__u64 key_heals;	/* out: CPUs restored from a healthy one */
+	__u64 reserved[6];
+};
+
+#define RAMCRYPT_KEY_BYTES	32	/* AES-128-XTS: data key + tweak key */
+
+struct ramcrypt_key {
+	__u64 key;		/* in: user pointer to RAMCRYPT_KEY_BYTES bytes */
+	__u64 len;		/* in: RAMCRYPT_KEY_BYTES */
+	__u64 flags;		/* in: reserved, 0 */
+};
+
+#define RAMCRYPT_IOC_VERSION	_IOR(RAMCRYPT_IOC_MAGIC, 0x00, struct ramcrypt_version)
+#define RAMCRYPT_IOC_PROTECT	_IOW(RAMCRYPT_IOC_MAGIC, 0x01, struct ramcrypt_protect)
+#define RAMCRYPT_IOC_UNPROTECT	_IOW(RAMCRYPT_IOC_MAGIC, 0x02, struct ramcrypt_pid)
+#define RAMCRYPT_IOC_SET_WINDOW	_IOW(RAMCRYPT_IOC_MAGIC, 0x03, struct ramcrypt_window)
+#define RAMCRYPT_IOC_PROC_STATS	_IOWR(RAMCRYPT_IOC_MAGIC, 0x04, struct ramcrypt_proc_stats)
+#define RAMCRYPT_IOC_LIST	_IOWR(RAMCRYPT_IOC_MAGIC, 0x05, struct ramcrypt_list)
+#define RAMCRYPT_IOC_STATUS	_IOR(RAMCRYPT_IOC_MAGIC, 0x06, struct ramcrypt_status)
+#define RAMCRYPT_IOC_KEY_LOAD	_IOW(RAMCRYPT_IOC_MAGIC, 0x07, struct ramcrypt_key)
+#define RAMCRYPT_IOC_SELFTEST	_IO(RAMCRYPT_IOC_MAGIC, 0x08)
+
+#endif /* _UAPI_LINUX_RAMCRYPT_H */

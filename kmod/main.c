@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ramcrypt: keep a process's private anonymous memory encrypted in RAM, with the key
+ * held in the x86 debug registers. This file holds module init and exit only; each
+ * subsystem is brought up in order and torn down in reverse.
+ */
+#include <linux/module.h>
+
+#include "control.h"
+#include "ramcrypt.h"
+
+static int __init rc_init(void)
+{
+	int ret;
+
+	ret = rc_control_init();
+	if (ret)
+		return ret;
+
+	pr_info("version %d.%d.%d loaded\n", RAMCRYPT_VERSION_MAJOR,
+		RAMCRYPT_VERSION_MINOR, RAMCRYPT_VERSION_PATCH);
+	return 0;
+}
+
+static void __exit rc_exit(void)
+{
+	rc_control_uninit();
+	pr_info("unloaded\n");
+}
+
+module_init(rc_init);
+module_exit(rc_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Keep process memory encrypted in RAM with a key held in debug registers");
+MODULE_VERSION(__stringify(RAMCRYPT_VERSION_MAJOR) "." __stringify(RAMCRYPT_VERSION_MINOR) "." __stringify(RAMCRYPT_VERSION_PATCH));

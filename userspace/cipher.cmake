@@ -1,0 +1,1 @@
+# Register-only AES-XTS cipher built for the host: tests and bench-crypto.

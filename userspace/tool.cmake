@@ -1,0 +1,1 @@
+# The ramcrypt tool and its host tests.
