@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Process tracking: which mms are protected, their windows and statistics.
+ * pid 0 means the caller. Every call checks that the caller may ptrace-attach
+ * the target (PTRACE_MODE_ATTACH_REALCREDS) and returns -errno.
+ */
+#ifndef RAMCRYPT_PROCS_H
+#define RAMCRYPT_PROCS_H
+
+#include <linux/types.h>
+#include <uapi/linux/ramcrypt.h>
+
+int rc_procs_init(void);
+void rc_procs_uninit(void);
+
+int rc_procs_protect(pid_t pid, u64 flags, u64 window);
+int rc_procs_unprotect(pid_t pid);
+int rc_procs_set_window(pid_t pid, u64 window);
+int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st);
+/* Store up to cap pids; return the number of protected processes (>= 0) or -errno. */
+long rc_procs_list(pid_t *pids, size_t cap);
+/* Fill the page-engine fields of a status reply. */
+void rc_procs_status(struct ramcrypt_status *st);
+
+#endif
