@@ -1,0 +1,41 @@
+# ramcrypt: one entry point from nothing to a verdict.
+#   make demo        install deps if missing, build, boot the guest, show ramcrypt at work
+#   make check       every test: host unit tests and the guest selftests (DEBUG=1: debug lane)
+#   make bench-crypto  native cipher speed against OpenSSL
+KFLAGS := $(if $(filter 1,$(DEBUG)),--debug)
+KDIR = $(shell scripts/build-kernel $(KFLAGS) --print-dir)
+KSRC = $(shell scripts/build-kernel --print-src)
+JOBS := $(shell nproc)
+
+all: kmod userspace selftests
+
+deps:
+	@scripts/setup-deps
+
+kernel: deps
+	@scripts/build-kernel $(KFLAGS)
+
+kmod: kernel
+	$(MAKE) -C kmod KDIR=$(KDIR)
+
+userspace: deps
+	@cmake -S userspace -B build/host -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build/host -j$(JOBS)
+
+selftests: kernel
+	$(MAKE) -C selftests KSRC=$(KSRC) OUT=$(CURDIR)/build/selftests
+
+check: deps
+	@scripts/check $(KFLAGS)
+
+demo: deps
+	@scripts/demo
+
+bench-crypto: userspace
+	@build/host/bench_crypto
+
+clean:
+	rm -rf build
+	$(MAKE) -C kmod KDIR=$(KDIR) clean
+
+.PHONY: all deps kernel kmod userspace selftests check demo bench-crypto clean
