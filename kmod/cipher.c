@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Cipher glue: one 4 KiB page through the register-only AES-128-XTS of
+ * cipher-asm.S, with the key checked on this CPU in the same interrupts-off section
+ * that uses it.
+ */
+#include <linux/atomic.h>
+#include <linux/errno.h>
+#include <linux/irqflags.h>
+#include <linux/mm.h>
+#include <linux/random.h>
+#include <linux/string.h>
+#include <asm/cpufeature.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/xcr.h>
+#include <asm/unaligned.h>
+
+#include "cipher.h"
+#include "keystore.h"
+
+/*
+ * The XTS tweak of every encryption: a 64-bit counter, never reused while the
+ * module is loaded. It starts at a random value so that a passphrase key, which
+ * outlives the module, does not meet the same tweaks again after a reload.
+ */
+static atomic64_t rc_tweak = ATOMIC64_INIT(0);
+static bool rc_use_vaes __read_mostly;
+
+int rc_cipher_init(void)
+{
+	if (!boot_cpu_has(X86_FEATURE_AES) || !boot_cpu_has(X86_FEATURE_XMM4_1)) {
+		pr_err("the CPU lacks AES-NI or SSE4.1\n");
+		return -ENODEV;
+	}
+	rc_use_vaes = boot_cpu_has(X86_FEATURE_AVX2) && boot_cpu_has(X86_FEATURE_VAES) &&
+		      boot_cpu_has(X86_FEATURE_VPCLMULQDQ) &&
+		      cpu_has_xfeatures(XFEATURE_MASK_SSE | XFEATURE_MASK_YMM, NULL);
+	atomic64_set(&rc_tweak, get_random_u64());
+	return 0;
+}
+
+bool rc_cipher_vaes(void)
+{
+	return rc_use_vaes;
+}
+
+u64 rc_cipher_next_tweak(void)
+{
+	return atomic64_inc_return(&rc_tweak);
+}
+
+/*
+ * Check the key, run the cipher and check the key again, in one section with
+ * interrupts off. The first check catches a CPU whose registers were clobbered
+ * while it was not using them; the second an NMI that wiped them mid-page (the
+ * __show_regs guard in keystore.c), after which the output is not to be trusted.
+ * Each check costs one block and one key expansion next to the page's 256 blocks.
+ */
+static bool rc_cipher_try(void *dst, const void *src, const u8 iv[16], int decrypt)
+{
+	unsigned long flags;
+	u8 kcv[16];
+	bool ok;
+
+	kernel_fpu_begin();
+	local_irq_save(flags);
+	rc_xts_kcv(kcv);
+	ok = rc_keystore_kcv_ok(kcv);
+	if (ok) {
+		if (rc_use_vaes)
+			rc_xts_crypt_vaes(dst, src, PAGE_SIZE, iv, decrypt);
+		else
+			rc_xts_crypt(dst, src, PAGE_SIZE, iv, decrypt);
+		rc_xts_kcv(kcv);
+		ok = rc_keystore_kcv_ok(kcv);
+	}
+	local_irq_restore(flags);
+	kernel_fpu_end();
+	return ok;
+}
+
+static int rc_cipher_page(void *dst, const void *src, u64 tweak, int decrypt)
+{
+	u8 iv[16] = { 0 };
+
+	put_unaligned_le64(tweak, iv);
+	if (!rc_keystore_usable())
+		return -EKEYREJECTED;
+	if (likely(rc_cipher_try(dst, src, iv, decrypt)))
+		return 0;
+	/*
+	 * This CPU lost the key (hot-plug, resume, a register dump, a debugger): heal
+	 * it and retry once. In place, src is already overwritten: no retry.
+	 */
+	if (dst == src || rc_keystore_heal_this_cpu())
+		return -EKEYREJECTED;
+	return rc_cipher_try(dst, src, iv, decrypt) ? 0 : -EKEYREJECTED;
+}
+
+int rc_cipher_encrypt_page(void *dst, const void *src, u64 tweak)
+{
+	return rc_cipher_page(dst, src, tweak, 0);
+}
+
+int rc_cipher_decrypt_page(void *dst, const void *src, u64 tweak)
+{
+	return rc_cipher_page(dst, src, tweak, 1);
+}
