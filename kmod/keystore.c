@@ -89,6 +89,7 @@ static void rc_check_work_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(rc_check_work, rc_check_work_fn);
 
 static struct dentry *rc_debugfs_roundtrip;
+static struct dentry *rc_debugfs_dir;	/* set only when the keystore made it */
 
 /*
  * Debug register access. The key words pass through RAX only, which is cleared
@@ -713,23 +714,31 @@ static const struct file_operations rc_roundtrip_fops = {
 
 /*
  * The file goes into the control plane's debugfs directory, so main.c calls this
- * after rc_control_init() and the uninit before rc_control_uninit().
+ * after rc_control_init() and the uninit before rc_control_uninit(). Without that
+ * directory the keystore makes its own.
  */
 void rc_keystore_debugfs_init(void)
 {
 	struct dentry *dir = debugfs_lookup("ramcrypt", NULL);
 
-	if (!dir)
-		return;	/* no debugfs, or no control directory: no file */
+	if (!dir) {
+		dir = debugfs_create_dir("ramcrypt", NULL);
+		if (IS_ERR(dir))
+			return;
+		rc_debugfs_dir = dir;
+	} else {
+		dput(dir);
+	}
 	rc_debugfs_roundtrip = debugfs_create_file("selftest_roundtrip", 0200, dir, NULL,
 						   &rc_roundtrip_fops);
-	dput(dir);
 }
 
 void rc_keystore_debugfs_uninit(void)
 {
 	debugfs_remove(rc_debugfs_roundtrip);
 	rc_debugfs_roundtrip = NULL;
+	debugfs_remove(rc_debugfs_dir);	/* only if it is ours */
+	rc_debugfs_dir = NULL;
 }
 
 /* --- Register dumps --------------------------------------------------------- */
