@@ -1,1 +1,71 @@
-# The ramcrypt tool and its host tests.
+# The ramcrypt tool, its man page, bash completion and host tests.
+
+find_package(CLI11 2.1 CONFIG REQUIRED)
+find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
+
+# The tool and the module share one version number, kept in kmod/ramcrypt.h.
+file(STRINGS ${RAMCRYPT_TOP}/kmod/ramcrypt.h _rc_version REGEX "^#define RAMCRYPT_VERSION_")
+foreach(_part MAJOR MINOR PATCH)
+	if(NOT _rc_version MATCHES "RAMCRYPT_VERSION_${_part}[ \t]+([0-9]+)")
+		message(FATAL_ERROR "RAMCRYPT_VERSION_${_part} not found in kmod/ramcrypt.h")
+	endif()
+	set(_rc_${_part} ${CMAKE_MATCH_1})
+endforeach()
+set(RAMCRYPT_TOOL_VERSION "${_rc_MAJOR}.${_rc_MINOR}.${_rc_PATCH}")
+set(_rc_dir ${CMAKE_CURRENT_LIST_DIR})
+
+# The busybox test guest has no shared libraries: it needs a static binary.
+option(RAMCRYPT_STATIC_TOOL "Link the ramcrypt tool statically" OFF)
+
+# Everything but main(), so the host tests drive the same code.
+add_library(ramcrypt_tool STATIC
+	${_rc_dir}/src/cli.cc
+	${_rc_dir}/src/commands.cc
+	${_rc_dir}/src/device.cc
+	${_rc_dir}/src/key.cc
+	${_rc_dir}/src/output.cc)
+target_include_directories(ramcrypt_tool PUBLIC ${_rc_dir}/src)
+target_include_directories(ramcrypt_tool BEFORE PUBLIC ${RAMCRYPT_UAPI})
+target_compile_definitions(ramcrypt_tool PRIVATE RAMCRYPT_TOOL_VERSION="${RAMCRYPT_TOOL_VERSION}")
+if(RAMCRYPT_STATIC_TOOL)
+	find_library(RAMCRYPT_LIBCRYPTO_STATIC libcrypto.a REQUIRED)
+	target_link_libraries(ramcrypt_tool PUBLIC CLI11::CLI11 ${RAMCRYPT_LIBCRYPTO_STATIC})
+else()
+	target_link_libraries(ramcrypt_tool PUBLIC CLI11::CLI11 OpenSSL::Crypto)
+endif()
+
+add_executable(ramcrypt ${_rc_dir}/src/main.cc)
+target_link_libraries(ramcrypt PRIVATE ramcrypt_tool)
+if(RAMCRYPT_STATIC_TOOL)
+	target_link_options(ramcrypt PRIVATE -static)
+endif()
+
+install(TARGETS ramcrypt RUNTIME DESTINATION sbin)
+install(FILES ${_rc_dir}/completion/ramcrypt.bash DESTINATION share/bash-completion/completions
+	RENAME ramcrypt)
+
+find_program(SCDOC scdoc)
+if(SCDOC)
+	set(_rc_man ${PROJECT_BINARY_DIR}/ramcrypt.8)
+	add_custom_command(OUTPUT ${_rc_man}
+		COMMAND sh -c "${SCDOC} < ${RAMCRYPT_TOP}/docs/ramcrypt.8.scd > ${_rc_man}"
+		DEPENDS ${RAMCRYPT_TOP}/docs/ramcrypt.8.scd
+		COMMENT "Building ramcrypt.8"
+		VERBATIM)
+	add_custom_target(ramcrypt_man ALL DEPENDS ${_rc_man})
+	install(FILES ${_rc_man} DESTINATION share/man/man8)
+else()
+	message(STATUS "scdoc not found: the ramcrypt(8) man page is not built")
+endif()
+
+add_executable(ramcrypt_tool_test
+	${_rc_dir}/tests/cli_test.cc
+	${_rc_dir}/tests/key_test.cc
+	${_rc_dir}/tests/output_test.cc
+	${_rc_dir}/tests/binary_test.cc)
+target_link_libraries(ramcrypt_tool_test PRIVATE ramcrypt_tool GTest::gtest_main)
+target_compile_definitions(ramcrypt_tool_test PRIVATE
+	RAMCRYPT_TOOL_VERSION="${RAMCRYPT_TOOL_VERSION}"
+	RAMCRYPT_TOOL_PATH="$<TARGET_FILE:ramcrypt>")
+add_dependencies(ramcrypt_tool_test ramcrypt)
+gtest_discover_tests(ramcrypt_tool_test)

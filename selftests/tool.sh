@@ -1,0 +1,433 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# End-to-end test of the ramcrypt tool against the real module. Runs as root in the
+# test guest (busybox ash) with ramcrypt.ko loaded and ramcrypt on PATH, and prints
+# TAP. What this module version does not implement yet ("not supported by this
+# module version") is skipped with that reason. Exit status: 0 when nothing failed,
+# 1 otherwise.
+
+tmp=$(mktemp -d /tmp/ramcrypt-tool.XXXXXX) || exit 1
+victim=
+cleanup() {
+	[ -n "$victim" ] && kill "$victim" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+n=0
+failed=0
+
+pass() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+
+skip() {
+	n=$((n + 1))
+	echo "ok $n - $1 # SKIP $2"
+}
+
+# fail NAME WHY: report with the last command's exit status and output.
+fail() {
+	n=$((n + 1))
+	failed=1
+	echo "not ok $n - $1"
+	echo "# $2"
+	echo "# exit status: $rc"
+	sed 's/^/# stdout: /' "$tmp/out"
+	sed 's/^/# stderr: /' "$tmp/err"
+}
+
+# check NAME PROBLEM: pass when PROBLEM is empty.
+check() {
+	if [ -z "$2" ]; then pass "$1"; else fail "$1" "$2"; fi
+}
+
+# Run ramcrypt; its exit status goes to rc, its output to $tmp/out and $tmp/err.
+rc_run() {
+	ramcrypt "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+out_has() { grep -q -E -- "$1" "$tmp/out"; }
+err_has() { grep -q -E -- "$1" "$tmp/err"; }
+unsupported() { err_has "not supported by this module version"; }
+
+# Every line of FILE is one well-formed JSON object (busybox has no jq).
+json_lines() {
+	awk '
+	function ws() { while (p <= n && index(" \t\r\n", substr(s, p, 1))) p++ }
+	function lit(w) { if (substr(s, p, length(w)) != w) return 0; p += length(w); return 1 }
+	function num() {
+		if (!match(substr(s, p), /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?/)) return 0
+		p += RLENGTH
+		return 1
+	}
+	function str(   c) {
+		if (substr(s, p, 1) != "\"") return 0
+		for (p++; p <= n; p++) {
+			c = substr(s, p, 1)
+			if (c == "\"") { p++; return 1 }
+			if (c == "\\") {
+				c = substr(s, ++p, 1)
+				if (c == "u") {
+					if (substr(s, p + 1, 4) !~ /^[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]$/) return 0
+					p += 4
+				} else if (!index("\"\\/bfnrt", c)) return 0
+			} else if (c < " ") return 0
+		}
+		return 0
+	}
+	function val(   c) {
+		ws()
+		c = substr(s, p, 1)
+		if (c == "{") return obj()
+		if (c == "[") return arr()
+		if (c == "\"") return str()
+		if (c == "t") return lit("true")
+		if (c == "f") return lit("false")
+		if (c == "n") return lit("null")
+		return num()
+	}
+	function obj() {
+		p++; ws()
+		if (lit("}")) return 1
+		for (;;) {
+			ws(); if (!str()) return 0
+			ws(); if (!lit(":")) return 0
+			if (!val()) return 0
+			ws(); if (lit("}")) return 1
+			if (!lit(",")) return 0
+		}
+	}
+	function arr() {
+		p++; ws()
+		if (lit("]")) return 1
+		for (;;) {
+			if (!val()) return 0
+			ws(); if (lit("]")) return 1
+			if (!lit(",")) return 0
+		}
+	}
+	{
+		s = $0; n = length(s); p = 1
+		ws()
+		if (substr(s, p, 1) != "{" || !obj()) bad = 1
+		ws()
+		if (p <= n) bad = 1
+	}
+	END { exit bad || NR == 0 }' "$1"
+}
+
+# --- version and status ---------------------------------------------------------
+
+test_version() {
+	rc_run version
+	tool_abi=$(sed -n 's/^ramcrypt [0-9.]* (ABI \([0-9]*\))$/\1/p' "$tmp/out")
+	module_abi=$(sed -n 's/^module [0-9.]* (ABI \([0-9]*\))$/\1/p' "$tmp/out")
+	problem=
+	[ "$rc" -eq 0 ] || problem="want exit status 0"
+	[ -n "$module_abi" ] || problem="no 'module X.Y.Z (ABI N)' line"
+	[ "$module_abi" = "$tool_abi" ] || problem="module ABI $module_abi, tool ABI $tool_abi"
+	check "version shows the module's ABI" "$problem"
+}
+
+test_version_json() {
+	rc_run version --json
+	problem=
+	json_lines "$tmp/out" || problem="not one JSON object per line"
+	out_has '^\{"tool_version":"[0-9]+\.[0-9]+\.[0-9]+","tool_abi":[0-9]+,"loaded":true,"module_version":"[0-9]+\.[0-9]+\.[0-9]+","module_abi":[0-9]+\}$' ||
+		problem="keys differ from ramcrypt(8)"
+	[ "$(wc -l <"$tmp/out")" -eq 1 ] || problem="want one line"
+	check "version --json" "$problem"
+}
+
+test_status_json() {
+	rc_run status --json
+	problem=
+	[ "$(wc -l <"$tmp/out")" -eq 1 ] || problem="want one line"
+	json_lines "$tmp/out" || problem="not a JSON object"
+	for re in '^\{"tool_version":"[0-9.]+","loaded":true,"module_version":"[0-9.]+","module_abi":[0-9]+,' \
+		'"sysctl":\{[^}]*\},"protects":\["private anonymous memory' \
+		'"does_not_protect":\["root or kernel code execution' '"notes":\["[^"]*non-dumpable'; do
+		out_has "$re" || problem="no match for $re"
+	done
+	if out_has '"key_source"'; then
+		out_has '"key_source":"(none|random|passphrase)","key_generation":[0-9]+,"cpus_online":[1-9][0-9]*,"cpus_with_key":[0-9]+,"degraded":\[[^]]*\],"healthy":(true|false),' ||
+			problem="key fields differ from ramcrypt(8)"
+	fi
+	# The exit status must tell the same story as the output.
+	if out_has '"healthy":true'; then
+		[ "$rc" -eq 0 ] || problem="healthy, but exit status $rc"
+	elif out_has '"healthy":false'; then
+		[ "$rc" -eq 1 ] || problem="not healthy, but exit status $rc"
+	elif err_has '^ramcrypt: status: not supported by this module version$'; then
+		[ "$rc" -eq 1 ] || problem="status unsupported, but exit status $rc"
+	else
+		problem="neither a health verdict nor 'not supported'"
+	fi
+	check "status --json is one JSON object with the documented keys" "$problem"
+}
+
+test_status_text() {
+	rc_run status
+	problem=
+	out_has '^module: +loaded, version [0-9.]+, ABI [0-9]+$' || problem="no module line"
+	for text in '^protects:$' '^does not protect:$' 'the window: the most recently used pages' \
+		'file-backed and shared mappings' 'traps debug register accesses'; do
+		out_has "$text" || problem="missing '$text'"
+	done
+	check "status shows the module and what is and is not protected" "$problem"
+}
+
+# --- usage ----------------------------------------------------------------------
+
+test_unknown_command() {
+	rc_run frobnicate
+	problem=
+	[ "$rc" -ne 0 ] || problem="want a non-zero exit status"
+	err_has "^ramcrypt: unknown command 'frobnicate'$" || problem="no 'unknown command' message"
+	err_has '^Usage: ramcrypt COMMAND' || problem="no usage"
+	check "unknown command fails with usage" "$problem"
+}
+
+test_small_window() {
+	rc_run protect --window 1 $$
+	problem=
+	[ "$rc" -eq 1 ] || problem="want exit status 1"
+	err_has "^ramcrypt: invalid window '1': must be a number of pages, at least [0-9]+$" ||
+		problem="no 'invalid window' message"
+	check "window below the minimum is refused by the tool" "$problem"
+}
+
+# --- run ------------------------------------------------------------------------
+
+# run_case NAME WANT_RC [STDERR_RE] -- ARGS...: the exit status of ramcrypt run.
+run_case() {
+	name=$1 want=$2 re=$3
+	shift 4
+	rc_run run "$@"
+	if [ "$rc" -eq 125 ] && unsupported; then
+		skip "$name" "protect is not supported by this module version"
+		return
+	fi
+	problem=
+	[ "$rc" -eq "$want" ] || problem="want exit status $want"
+	[ -z "$re" ] || err_has "$re" || problem="no match for $re"
+	check "$name" "$problem"
+}
+
+test_run_not_found() {
+	run_case "run of a missing command exits 127" 127 \
+		'^ramcrypt: failed to execute /nonexistent/command: No such file or directory$' \
+		-- -- /nonexistent/command
+}
+
+test_run_not_executable() {
+	run_case "run of a non-executable file exits 126" 126 \
+		'^ramcrypt: failed to execute /etc: Permission denied$' -- /etc
+}
+
+test_run_status() {
+	run_case "run exits with the command's status" 3 "" -- --window 8 -- sh -c 'exit 3'
+}
+
+test_run_protects() {
+	name="run protects the command it executes"
+	# The command is ramcrypt itself after exec, so it finds its own pid in ps.
+	rc_run run -- sh -c 'echo "pid $$"; ramcrypt ps --json'
+	if unsupported; then
+		skip "$name" "protect or ps is not supported by this module version"
+		return
+	fi
+	pid=$(sed -n 's/^pid \([0-9]*\)$/\1/p' "$tmp/out")
+	problem=
+	[ "$rc" -eq 0 ] || problem="want exit status 0"
+	out_has "^\\{\"pid\":$pid,.*\"inherit_exec\":true" || problem="pid $pid not listed with inherit_exec"
+	check "$name" "$problem"
+}
+
+# --- protect, ps, set window, unprotect -------------------------------------------
+
+test_protect_missing() {
+	name="protect of a missing process says No such process"
+	rc_run protect 999999
+	if unsupported; then
+		skip "$name" "protect is not supported by this module version"
+		return
+	fi
+	problem=
+	[ "$rc" -eq 1 ] || problem="want exit status 1"
+	err_has '^ramcrypt: protect 999999: No such process$' || problem="wrong message"
+	check "$name" "$problem"
+}
+
+# The victim keeps random data in a shell variable and, once released through the
+# fifo, compares it with the copy it wrote to a file: pages damaged by encryption
+# or decryption make it fail.
+start_victim() {
+	mkfifo "$tmp/fifo" || return 1
+	sh -c 'v=$(head -c 8192 /dev/urandom | od -An -tx1 | tr -d " \n")
+		printf %s "$v" >"$1/expect.tmp" && mv "$1/expect.tmp" "$1/expect"
+		read go <"$1/fifo"
+		[ "$v" = "$(cat "$1/expect")" ]' sh "$tmp" &
+	victim=$!
+	i=0
+	while [ ! -s "$tmp/expect" ] && [ $i -lt 30 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	[ -s "$tmp/expect" ]
+}
+
+lifecycle=	# why the protect/ps/unprotect tests cannot run, if they cannot
+
+test_protect() {
+	name="protect a running process"
+	if ! start_victim; then
+		rc=- && : >"$tmp/out" && : >"$tmp/err"
+		lifecycle="no test process"
+		fail "$name" "could not start the test process"
+		return
+	fi
+	rc_run protect "$victim"
+	if unsupported; then
+		lifecycle="protect is not supported by this module version"
+		skip "$name" "$lifecycle"
+		return
+	fi
+	problem=
+	[ "$rc" -eq 0 ] || problem="want exit status 0"
+	[ ! -s "$tmp/err" ] || problem="want no message"
+	[ -z "$problem" ] || lifecycle="protect failed"
+	check "$name" "$problem"
+}
+
+# ps_lists PID: the last ps --json lists PID.
+ps_lists() { out_has "^\\{\"pid\":$1,"; }
+
+test_ps() {
+	name="ps lists the protected process"
+	[ -z "$lifecycle" ] || { skip "$name" "$lifecycle"; return; }
+	rc_run ps --json
+	if unsupported; then
+		skip "$name" "ps is not supported by this module version"
+		return
+	fi
+	problem=
+	[ "$rc" -eq 0 ] || problem="want exit status 0"
+	json_lines "$tmp/out" || problem="not one JSON object per line"
+	ps_lists "$victim" || problem="pid $victim not listed"
+	if [ -z "$problem" ]; then
+		rc_run ps
+		out_has '^ *PID +WINDOW +PLAIN +ENCRYPTED +FAULTS ' || problem="no table header"
+		out_has "^ *$victim +[0-9]+ " || problem="pid $victim not in the table"
+	fi
+	check "$name" "$problem"
+}
+
+test_set_window() {
+	name="set window changes the window"
+	[ -z "$lifecycle" ] || { skip "$name" "$lifecycle"; return; }
+	rc_run set window "$victim" 8
+	if unsupported; then
+		skip "$name" "set window is not supported by this module version"
+		return
+	fi
+	problem=
+	[ "$rc" -eq 0 ] || problem="want exit status 0"
+	if [ -z "$problem" ]; then
+		rc_run ps --json
+		unsupported || out_has "^\\{\"pid\":$victim,.*\"window\":8," || problem="ps does not show window 8"
+	fi
+	check "$name" "$problem"
+}
+
+test_unprotect() {
+	name="unprotect stops protection"
+	[ -z "$lifecycle" ] || { skip "$name" "$lifecycle"; return; }
+	rc_run unprotect "$victim"
+	if unsupported; then
+		lifecycle="unprotect is not supported by this module version"
+		skip "$name" "$lifecycle"
+		return
+	fi
+	problem=
+	[ "$rc" -eq 0 ] || problem="want exit status 0"
+	if [ -z "$problem" ]; then
+		rc_run ps --json
+		unsupported || ! ps_lists "$victim" || problem="pid $victim still listed"
+	fi
+	check "$name" "$problem"
+}
+
+test_data_intact() {
+	name="the process's data survived protect and unprotect"
+	if [ -n "$lifecycle" ]; then
+		skip "$name" "$lifecycle"
+		return
+	fi
+	rc=- && : >"$tmp/out" && : >"$tmp/err"
+	kill -0 "$victim" 2>/dev/null && echo go >"$tmp/fifo"
+	wait "$victim"
+	status=$?
+	victim=
+	[ "$status" -eq 0 ] && pass "$name" || fail "$name" "test process exited with $status"
+}
+
+# --- key and selftest ----------------------------------------------------------
+
+test_key_status() {
+	name="key status --json"
+	rc_run key status --json
+	if unsupported; then
+		skip "$name" "status is not supported by this module version"
+		return
+	fi
+	problem=
+	json_lines "$tmp/out" || problem="not a JSON object"
+	out_has '^\{"key_source":"(none|random|passphrase)","key_generation":[0-9]+,"cpus_online":[0-9]+,"cpus_with_key":[0-9]+,"key_heals":[0-9]+,"degraded":\[[^]]*\],"healthy":(true|false)\}$' ||
+		problem="keys differ from ramcrypt(8)"
+	if out_has '"healthy":true'; then
+		[ "$rc" -eq 0 ] || problem="healthy, but exit status $rc"
+	else
+		[ "$rc" -eq 1 ] || problem="not healthy, but exit status $rc"
+	fi
+	check "$name" "$problem"
+}
+
+test_selftest() {
+	name="selftest passes"
+	rc_run selftest
+	if unsupported; then
+		skip "$name" "selftest is not supported by this module version"
+		return
+	fi
+	problem=
+	[ "$rc" -eq 0 ] || problem="want exit status 0"
+	out_has '^selftest passed$' || problem="no 'selftest passed'"
+	check "$name" "$problem"
+}
+
+tests="test_version test_version_json test_status_json test_status_text test_unknown_command
+	test_small_window test_run_not_found test_run_not_executable test_run_status
+	test_run_protects test_protect_missing test_protect test_ps test_set_window
+	test_unprotect test_data_intact test_key_status test_selftest"
+
+echo "TAP version 13"
+if ! command -v ramcrypt >/dev/null; then
+	echo "Bail out! ramcrypt is not on PATH"
+	exit 1
+fi
+if ramcrypt version | grep -q '^module not loaded$'; then
+	echo "Bail out! the ramcrypt module is not loaded"
+	exit 1
+fi
+set -- $tests
+echo "1..$#"
+for t in $tests; do
+	$t
+done
+exit $failed

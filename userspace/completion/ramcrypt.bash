@@ -1,0 +1,101 @@
+# bash completion for ramcrypt(8)                          -*- shell-script -*-
+
+_ramcrypt_pids()
+{
+	local pids=(/proc/[0-9]*)
+	COMPREPLY=($(compgen -W "${pids[*]#/proc/}" -- "$cur"))
+}
+
+# Protected processes when the device is readable, else every process.
+_ramcrypt_protected_pids()
+{
+	local pids
+	pids=$(ramcrypt ps --json 2>/dev/null | sed -n 's/^{"pid":\([0-9]*\),.*/\1/p')
+	if [[ -n $pids ]]; then
+		COMPREPLY=($(compgen -W "$pids" -- "$cur"))
+	else
+		_ramcrypt_pids
+	fi
+}
+
+_ramcrypt()
+{
+	local cur prev words cword
+	_init_completion || return
+
+	if ((cword == 1)); then
+		COMPREPLY=($(compgen -W "run protect unprotect set ps status key selftest
+			version --help" -- "$cur"))
+		return
+	fi
+
+	local i
+	case ${words[1]} in
+	run)
+		# Options end at "--" or at the command; the rest is the command's.
+		for ((i = 2; i < cword; i++)); do
+			case ${words[i]} in
+			--) _command_offset $((i + 1)); return ;;
+			--window) ((i++)) ;;
+			-*) ;;
+			*) _command_offset $i; return ;;
+			esac
+		done
+		[[ $prev == --window ]] && return
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--window -- --help" -- "$cur"))
+		else
+			_command_offset $cword
+		fi
+		;;
+	protect)
+		[[ $prev == --window ]] && return
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--window --inherit-exec --help" -- "$cur"))
+		else
+			_ramcrypt_pids
+		fi
+		;;
+	unprotect)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--help" -- "$cur"))
+		else
+			_ramcrypt_protected_pids
+		fi
+		;;
+	set)
+		case $cword in
+		2) COMPREPLY=($(compgen -W "window --help" -- "$cur")) ;;
+		3) [[ ${words[2]} == window ]] && _ramcrypt_protected_pids ;;
+		esac
+		;;
+	ps | status | version)
+		COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
+		;;
+	selftest)
+		COMPREPLY=($(compgen -W "--help" -- "$cur"))
+		;;
+	key)
+		if ((cword == 2)); then
+			COMPREPLY=($(compgen -W "status load --help" -- "$cur"))
+			return
+		fi
+		case ${words[2]} in
+		status)
+			COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
+			;;
+		load)
+			case $prev in
+			--key-file | --salt-file) _filedir; return ;;
+			--iterations) return ;;
+			esac
+			COMPREPLY=($(compgen -W "--passphrase --verify-passphrase --key-file
+				--salt-file --iterations --help" -- "$cur"))
+			;;
+		esac
+		;;
+	esac
+} &&
+	complete -F _ramcrypt ramcrypt
+
+# ex: filetype=sh

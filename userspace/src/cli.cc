@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <climits>
+#include <map>
+#include <memory>
+
+namespace ramcrypt {
+namespace {
+
+bool parse_u64(const std::string &s, std::uint64_t &value)
+{
+	auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+	return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+}
+
+// pid 0 would mean "the caller" to the module: never what a user means here.
+bool parse_pid(const std::string &s, pid_t &pid)
+{
+	std::uint64_t v;
+	if (!parse_u64(s, v) || v == 0 || v > INT_MAX)
+		return false;
+	pid = static_cast<pid_t>(v);
+	return true;
+}
+
+// "sub sub" path of the deepest subcommand given, empty if none.
+std::string command_path(const CLI::App &app)
+{
+	std::string path;
+	for (const CLI::App *a = &app; !a->get_subcommands().empty();) {
+		a = a->get_subcommands().front();
+		path += (path.empty() ? "" : " ") + a->get_name();
+	}
+	return path;
+}
+
+// CLI11 2.1 derives usage lines from the options and cannot say that PIDs are
+// required or that run takes a command: every command states its own.
+class UsageFormatter : public CLI::Formatter {
+public:
+	std::string make_usage(const CLI::App *app, std::string name) const override
+	{
+		auto it = usage_.find(app);
+		return it == usage_.end() ? CLI::Formatter::make_usage(app, name) : "Usage: " + it->second + "\n";
+	}
+	void set(const CLI::App *app, std::string usage) { usage_[app] = std::move(usage); }
+
+private:
+	std::map<const CLI::App *, std::string> usage_;
+};
+
+class Cli {
+public:
+	explicit Cli(Env &env) : env_(env) {}
+	int main(int argc, const char *const *argv);
+
+private:
+	int usage_error(const std::string &message);
+	int unknown(const std::string &arg);
+	void build();
+	CLI::App *command(CLI::App *parent, const std::string &name, const std::string &description,
+			  const std::string &usage);
+	int dispatch();
+
+	Env &env_;
+	std::shared_ptr<UsageFormatter> usage_ = std::make_shared<UsageFormatter>();
+	CLI::App app_{ "Keep the memory of processes encrypted in RAM, with the key in CPU debug "
+		       "registers.",
+		       "ramcrypt" };
+	CLI::App *run_ = nullptr, *protect_ = nullptr, *unprotect_ = nullptr, *set_ = nullptr,
+		 *set_window_ = nullptr, *ps_ = nullptr, *status_ = nullptr, *key_ = nullptr,
+		 *key_status_ = nullptr, *key_load_ = nullptr, *selftest_ = nullptr, *version_ = nullptr;
+	CLI::Option *window_opt_ = nullptr, *protect_window_opt_ = nullptr, *iterations_opt_ = nullptr;
+
+	std::string window_;
+	std::vector<std::string> pids_;
+	bool inherit_exec_ = false;
+	std::string set_pid_, set_window_value_;
+	bool json_ = false;
+	KeyLoadOptions key_opts_;
+	std::string iterations_;
+};
+
+CLI::App *Cli::command(CLI::App *parent, const std::string &name, const std::string &description,
+		       const std::string &usage)
+{
+	CLI::App *app = parent->add_subcommand(name, description);
+	usage_->set(app, "ramcrypt " + usage);
+	return app;
+}
+
+void Cli::build()
+{
+	app_.formatter(usage_);
+	usage_->set(&app_, "ramcrypt COMMAND [ARGS...]");
+	app_.require_subcommand(0, 1);
+
+	const std::string window_help = "Window in pages, at least " + std::to_string(RAMCRYPT_MIN_WINDOW) +
+					" (default: the sysctl default)";
+
+	run_ = command(&app_, "run", "Run COMMAND protected from its first instruction",
+		       "run [--window N] [--] COMMAND [ARGS...]");
+	window_opt_ = run_->add_option("--window", window_, window_help)
+			      ->type_name("N");
+	run_->prefix_command(); // COMMAND and everything after it are the command's
+	run_->footer("Exit status: COMMAND's; 125 if ramcrypt fails, 126 if COMMAND cannot be\n"
+		     "executed, 127 if it is not found.");
+
+	protect_ = command(&app_, "protect", "Protect running processes",
+			   "protect [--window N] [--inherit-exec] PID...");
+	protect_->add_option("PID", pids_, "Processes to protect")->type_name("");
+	protect_window_opt_ = protect_->add_option("--window", window_,
+						   window_help)
+				      ->type_name("N");
+	protect_->add_flag("--inherit-exec", inherit_exec_, "Keep protection when the process calls execve");
+
+	unprotect_ = command(&app_, "unprotect", "Decrypt processes and stop protecting them",
+			     "unprotect PID...");
+	unprotect_->add_option("PID", pids_, "Processes to unprotect")->type_name("");
+
+	set_ = command(&app_, "set", "Change a protected process", "set window PID N");
+	set_->require_subcommand(1);
+	set_window_ = command(set_, "window", "Set the window of process PID to N pages", "set window PID N");
+	set_window_->add_option("PID", set_pid_, "Protected process")->type_name("");
+	set_window_->add_option("N", set_window_value_, "Window in pages")->type_name("");
+
+	ps_ = command(&app_, "ps", "List protected processes", "ps [--json]");
+	ps_->add_flag("--json", json_, "One JSON object per process and line");
+
+	status_ = command(&app_, "status", "Show module, key and protection state; fails unless healthy",
+			  "status [--json]");
+	status_->add_flag("--json", json_, "One JSON object");
+
+	key_ = command(&app_, "key", "Show or load the key", "key status|load ...");
+	key_->require_subcommand(1);
+	key_status_ = command(key_, "status", "Show the key source and health; fails unless healthy",
+			      "key status [--json]");
+	key_status_->add_flag("--json", json_, "One JSON object");
+	key_load_ = command(key_, "load", "Load a key derived from a passphrase (PBKDF2-HMAC-SHA256)",
+			    "key load (--passphrase [-y] | --key-file FILE) [--salt-file FILE] [--iterations N]");
+	auto *pass = key_load_->add_flag("--passphrase", key_opts_.passphrase,
+					 "Ask for the passphrase on the terminal");
+	auto *file = key_load_->add_option("--key-file", key_opts_.key_file,
+					   "Use the whole of FILE as the passphrase; - is standard input")
+			     ->type_name("FILE");
+	pass->excludes(file);
+	key_load_->add_flag("-y,--verify-passphrase", key_opts_.verify, "Ask for the passphrase twice")
+		->needs(pass);
+	key_load_->add_option("--salt-file", key_opts_.salt_file,
+			      "Salt: the whole of FILE, " + std::to_string(kdf_salt_min) + " to " +
+				      std::to_string(kdf_salt_max) + " bytes (default: a fixed string)")
+		->type_name("FILE");
+	iterations_opt_ = key_load_->add_option("--iterations", iterations_,
+						"PBKDF2 iterations (default " +
+							std::to_string(kdf_default_iterations) + ")")
+				  ->type_name("N");
+	key_load_->footer("The same passphrase, salt and iterations give the same key after a reboot.");
+
+	selftest_ = command(&app_, "selftest", "Ask the module to run its known-answer tests", "selftest");
+
+	version_ = command(&app_, "version", "Show the versions of this tool and of the module",
+			   "version [--json]");
+	version_->add_flag("--json", json_, "One JSON object");
+
+	// Set last: subcommands copy these when they are created, and must not have them.
+	app_.footer("Run 'ramcrypt COMMAND --help' for the options of a command; see ramcrypt(8).");
+	app_.allow_extras();
+}
+
+int Cli::usage_error(const std::string &message)
+{
+	std::string path = command_path(app_);
+
+	env_.err << "ramcrypt: " << message << "\nTry 'ramcrypt " << (path.empty() ? "" : path + " ")
+		 << "--help' for more information.\n";
+	return run_->parsed() ? exit_run_failed : exit_failure;
+}
+
+// The error text for a bad window, or "".
+std::string window_error(const std::string &arg, std::uint64_t &window)
+{
+	if (parse_u64(arg, window) && window >= RAMCRYPT_MIN_WINDOW)
+		return {};
+	return "invalid window '" + arg + "': must be a number of pages, at least " +
+	       std::to_string(RAMCRYPT_MIN_WINDOW);
+}
+
+// The error text for missing or bad PIDs, or "".
+std::string pids_error(const std::vector<std::string> &args, std::vector<pid_t> &pids)
+{
+	if (args.empty())
+		return "missing PID";
+	for (const auto &arg : args) {
+		pid_t pid;
+		if (!parse_pid(arg, pid))
+			return "invalid PID '" + arg + "'";
+		pids.push_back(pid);
+	}
+	return {};
+}
+
+int Cli::dispatch()
+{
+	std::uint64_t window = 0; // 0: the module's default
+	std::vector<pid_t> pids;
+	std::string error;
+
+	if (window_opt_->count() || protect_window_opt_->count())
+		error = window_error(window_, window);
+	if (!error.empty())
+		return usage_error(error);
+
+	// Arguments no command took. After "run --", CLI11 leaves the command here.
+	std::vector<std::string> extras = app_.remaining();
+	std::vector<std::string> command = run_->remaining();
+	if (run_->parsed() && command.empty())
+		command.swap(extras);
+	if (!extras.empty())
+		return unknown(extras.front());
+
+	if (run_->parsed()) {
+		if (command.empty())
+			return usage_error("missing command");
+		if (command.front().starts_with("-") && !run_->remaining().empty())
+			return usage_error("unrecognized option '" + command.front() + "'");
+		return cmd_run(env_, window, command);
+	}
+	if (protect_->parsed() || unprotect_->parsed()) {
+		if (error = pids_error(pids_, pids); !error.empty())
+			return usage_error(error);
+		return protect_->parsed() ? cmd_protect(env_, pids, window, inherit_exec_)
+					  : cmd_unprotect(env_, pids);
+	}
+	if (set_window_->parsed()) {
+		if (set_pid_.empty() || set_window_value_.empty())
+			return usage_error(set_pid_.empty() ? "missing PID" : "missing window");
+		error = pids_error({ set_pid_ }, pids);
+		if (error.empty())
+			error = window_error(set_window_value_, window);
+		if (!error.empty())
+			return usage_error(error);
+		return cmd_set_window(env_, pids.front(), window);
+	}
+	if (ps_->parsed())
+		return cmd_ps(env_, json_);
+	if (status_->parsed())
+		return cmd_status(env_, json_);
+	if (key_status_->parsed())
+		return cmd_key_status(env_, json_);
+	if (key_load_->parsed()) {
+		if (!key_opts_.passphrase && key_opts_.key_file.empty())
+			return usage_error("give --passphrase or --key-file FILE");
+		if (iterations_opt_->count()) {
+			std::uint64_t n;
+			if (!parse_u64(iterations_, n) || n < kdf_min_iterations || n > INT_MAX)
+				return usage_error("invalid iteration count '" + iterations_ + "': must be a number from " +
+						   std::to_string(kdf_min_iterations) + " to " + std::to_string(INT_MAX));
+			key_opts_.iterations = static_cast<unsigned int>(n);
+		}
+		return cmd_key_load(env_, key_opts_);
+	}
+	if (selftest_->parsed())
+		return cmd_selftest(env_);
+	if (version_->parsed())
+		return cmd_version(env_, json_);
+
+	env_.err << "ramcrypt: missing command\n" << app_.help();
+	return exit_failure;
+}
+
+int Cli::unknown(const std::string &arg)
+{
+	if (arg.starts_with("-"))
+		env_.err << "ramcrypt: unrecognized option '" << arg << "'\n";
+	else
+		env_.err << "ramcrypt: unknown command '" << arg << "'\n";
+	env_.err << app_.help();
+	return exit_failure;
+}
+
+int Cli::main(int argc, const char *const *argv)
+{
+	build();
+	try {
+		app_.parse(argc, argv);
+	} catch (const CLI::CallForHelp &) {
+		env_.out << app_.help();
+		return 0;
+	} catch (const CLI::CallForAllHelp &) {
+		env_.out << app_.help("", CLI::AppFormatMode::All);
+		return 0;
+	} catch (const CLI::ParseError &e) {
+		return usage_error(e.what());
+	}
+	return dispatch();
+}
+
+} // namespace
+
+int cli_main(Env &env, int argc, const char *const *argv)
+{
+	return Cli(env).main(argc, argv);
+}
+
+} // namespace ramcrypt

@@ -1,0 +1,660 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "commands.h"
+
+#include "output.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/prctl.h>
+
+namespace ramcrypt {
+
+const char tool_version[] = RAMCRYPT_TOOL_VERSION;
+
+namespace {
+
+// The threat model (docs/THREAT_MODEL.md), shown by `status` so nobody has to guess.
+const std::vector<std::string> protects = {
+	"private anonymous memory of protected processes outside the window, against "
+	"reads of RAM: cold boot, DMA, /dev/mem, memory and crash dumps",
+};
+const std::vector<std::string> does_not_protect = {
+	"root or kernel code execution (it can read the debug registers or call the decrypt path)",
+	"the window: the most recently used pages stay in plaintext",
+	"CPU register state saved at context switches",
+	"data handed to the kernel: pipes, sockets, files, the page cache",
+	"file-backed and shared mappings",
+	"a hypervisor that traps debug register accesses (it keeps their values in its RAM)",
+};
+const std::vector<std::string> notes = {
+	"protected processes are non-dumpable: no core dumps, no ptrace by the same user",
+};
+
+struct Cause {
+	std::uint64_t bit;
+	const char *name;	// JSON
+	const char *text;	// people
+	bool key;		// shown by `key status` too
+};
+
+const Cause degraded_causes[] = {
+	{ RAMCRYPT_DEGRADED_KEY_LOST, "key_lost", "no CPU holds the key any more", true },
+	{ RAMCRYPT_DEGRADED_KEY_HEALED, "key_healed",
+	  "a CPU's key was overwritten and restored from a healthy CPU", true },
+	{ RAMCRYPT_DEGRADED_NOMEM, "nomem", "pages were left in plaintext for lack of memory", false },
+	{ RAMCRYPT_DEGRADED_SLOTS, "slots",
+	  "not all breakpoint slots are reserved: a debugger can overwrite the key", true },
+};
+
+std::string error_text(int error)
+{
+	if (error == ENOTTY || error == EOPNOTSUPP)
+		return "not supported by this module version";
+	return std::strerror(error);
+}
+
+void report(Env &env, const std::string &subject, int error)
+{
+	env.err << "ramcrypt: " << subject << ": " << error_text(error) << '\n';
+}
+
+bool module_loaded(const Env &env)
+{
+	std::error_code ec;
+	return std::filesystem::exists(env.sysfs + "/module/ramcrypt", ec);
+}
+
+void report_open(Env &env, int error)
+{
+	env.err << "ramcrypt: " RAMCRYPT_DEVICE ": " << std::strerror(error);
+	if (error == ENOENT) {
+		env.err << (module_loaded(env) ? " (the module is loaded: is devtmpfs mounted on /dev?)"
+					       : " (is the ramcrypt module loaded?)");
+	}
+	env.err << '\n';
+}
+
+std::unique_ptr<Device> open_or_report(Env &env, Access access)
+{
+	int error = 0;
+	auto dev = env.open_device(access, error);
+
+	if (!dev)
+		report_open(env, error);
+	return dev;
+}
+
+// An absent module is a state that status and version report, not an error.
+bool module_absent(const Env &env, int open_error)
+{
+	return open_error == ENOENT && !module_loaded(env);
+}
+
+std::string version_text(std::uint64_t v)
+{
+	return std::to_string(v >> 32) + "." + std::to_string((v >> 16) & 0xffff) + "." +
+	       std::to_string(v & 0xffff);
+}
+
+const char *key_source_name(std::uint64_t source)
+{
+	switch (source) {
+	case RAMCRYPT_KEY_NONE: return "none";
+	case RAMCRYPT_KEY_RANDOM: return "random";
+	case RAMCRYPT_KEY_PASSPHRASE: return "passphrase";
+	default: return "unknown";
+	}
+}
+
+const char *key_source_text(std::uint64_t source)
+{
+	switch (source) {
+	case RAMCRYPT_KEY_NONE: return "none loaded";
+	case RAMCRYPT_KEY_RANDOM: return "random, made at module load, never stored";
+	case RAMCRYPT_KEY_PASSPHRASE: return "derived from a passphrase (ramcrypt key load)";
+	default: return "unknown to this tool";
+	}
+}
+
+// Degraded bits as names (JSON) or sentences; bits this tool does not know are
+// shown by value rather than dropped.
+std::vector<std::string> degraded_list(std::uint64_t bits, bool key_only, bool names)
+{
+	std::vector<std::string> out;
+	std::uint64_t known = 0;
+
+	for (const auto &c : degraded_causes) {
+		known |= c.bit;
+		if ((bits & c.bit) && (c.key || !key_only))
+			out.push_back(names ? c.name : c.text);
+	}
+	if (!key_only && (bits & ~known)) {
+		std::ostringstream s;
+		s << (names ? "unknown_0x" : "unknown degraded bits 0x") << std::hex << (bits & ~known);
+		out.push_back(s.str());
+	}
+	return out;
+}
+
+bool key_healthy(const ramcrypt_status &st)
+{
+	std::uint64_t key_bits = 0;
+
+	for (const auto &c : degraded_causes) {
+		if (c.key)
+			key_bits |= c.bit;
+	}
+	return st.key_source != RAMCRYPT_KEY_NONE && st.cpus_online > 0 &&
+	       st.cpus_with_key == st.cpus_online && !(st.degraded & key_bits);
+}
+
+// Problems with the key that the degraded bits do not already name.
+std::vector<std::string> key_problems(const ramcrypt_status &st)
+{
+	std::vector<std::string> out;
+
+	if (st.key_source == RAMCRYPT_KEY_NONE)
+		out.push_back("no key loaded");
+	if (st.cpus_with_key != st.cpus_online) {
+		out.push_back(std::to_string(st.cpus_with_key) + " of " +
+			      std::to_string(st.cpus_online) + " online CPUs hold the key");
+	}
+	return out;
+}
+
+std::string read_line_file(const std::string &path, bool &ok)
+{
+	std::ifstream f(path);
+	std::string value;
+
+	ok = static_cast<bool>(f);
+	if (ok) {
+		std::ostringstream s;
+		s << f.rdbuf();
+		value = s.str();
+		ok = !f.bad();
+	}
+	while (!value.empty() && (value.back() == '\n' || value.back() == ' ' || value.back() == '\t'))
+		value.pop_back();
+	return value;
+}
+
+// /proc/sys/ramcrypt/*, sorted by name. Missing directory: none.
+std::vector<std::pair<std::string, std::string>> read_sysctls(const Env &env)
+{
+	std::vector<std::pair<std::string, std::string>> out;
+	std::error_code ec;
+
+	for (const auto &entry : std::filesystem::directory_iterator(env.procfs + "/sys/ramcrypt", ec)) {
+		bool ok = false;
+		std::string value;
+		if (entry.is_regular_file(ec))
+			value = read_line_file(entry.path(), ok);
+		if (ok) // a write-only entry has no value to show
+			out.emplace_back(entry.path().filename(), value);
+	}
+	std::sort(out.begin(), out.end());
+	return out;
+}
+
+bool is_number(const std::string &s, std::uint64_t &value)
+{
+	auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+	return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+}
+
+JsonObject sysctl_json(const std::vector<std::pair<std::string, std::string>> &sysctls)
+{
+	JsonObject o;
+
+	for (const auto &[name, value] : sysctls) {
+		std::uint64_t n;
+		if (is_number(value, n))
+			o.number(name, n);
+		else
+			o.string(name, value);
+	}
+	return o;
+}
+
+void print_field(Env &env, const std::string &name, const std::string &value)
+{
+	std::string label = name + ":";
+	label.resize(std::max<std::size_t>(label.size() + 1, 22), ' ');
+	env.out << label << value << '\n';
+}
+
+void print_list(Env &env, const std::string &title, const std::vector<std::string> &items)
+{
+	env.out << title << ":\n";
+	for (const auto &item : items)
+		env.out << "  - " << item << '\n';
+}
+
+// LIST with a buffer grown until every protected process fits.
+int list_pids(Device &dev, std::vector<__u64> &pids)
+{
+	pids.resize(64);
+	for (;;) {
+		ramcrypt_list l = {};
+		l.pids = reinterpret_cast<std::uintptr_t>(pids.data());
+		l.count = pids.size();
+		if (int e = dev.list(l))
+			return e;
+		if (l.count <= pids.size()) {
+			pids.resize(l.count);
+			return 0;
+		}
+		pids.resize(l.count + 64); // room for processes protected meanwhile
+	}
+}
+
+std::string ask_passphrase(Env &env, bool verify, Secret &pass)
+{
+	std::string error = env.read_passphrase("Enter passphrase: ", pass);
+
+	if (error.empty() && verify) {
+		Secret again;
+		error = env.read_passphrase("Verify passphrase: ", again);
+		if (error.empty() && (again.size() != pass.size() ||
+				      CRYPTO_memcmp(again.data(), pass.data(), pass.size()) != 0))
+			error = "passphrases do not match";
+	}
+	if (!error.empty())
+		pass.clear();
+	return error;
+}
+
+} // namespace
+
+int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &command)
+{
+	auto dev = open_or_report(env, Access::write);
+	if (!dev)
+		return exit_run_failed;
+
+	// Protect this process and keep it across execve, so the command never runs
+	// unprotected and its exit status is naturally ours.
+	ramcrypt_protect p = {};
+	p.pid = 0;
+	p.flags = RAMCRYPT_PROTECT_INHERIT_EXEC;
+	p.window = window;
+	if (int e = dev->protect(p)) {
+		report(env, "run", e);
+		return exit_run_failed;
+	}
+	dev.reset();
+
+	std::vector<char *> argv;
+	for (const auto &arg : command)
+		argv.push_back(const_cast<char *>(arg.c_str()));
+	argv.push_back(nullptr);
+	env.out.flush();
+	env.err.flush();
+	execvp(argv[0], argv.data());
+
+	int e = errno;
+	env.err << "ramcrypt: failed to execute " << command[0] << ": " << std::strerror(e) << '\n';
+	return e == ENOENT ? exit_not_found : exit_cannot_invoke;
+}
+
+int cmd_protect(Env &env, const std::vector<pid_t> &pids, std::uint64_t window, bool inherit_exec)
+{
+	auto dev = open_or_report(env, Access::write);
+	if (!dev)
+		return exit_failure;
+
+	int status = 0;
+	for (pid_t pid : pids) {
+		ramcrypt_protect p = {};
+		p.pid = pid;
+		p.flags = inherit_exec ? RAMCRYPT_PROTECT_INHERIT_EXEC : 0;
+		p.window = window;
+		if (int e = dev->protect(p)) {
+			report(env, "protect " + std::to_string(pid), e);
+			status = exit_failure;
+		}
+	}
+	return status;
+}
+
+int cmd_unprotect(Env &env, const std::vector<pid_t> &pids)
+{
+	auto dev = open_or_report(env, Access::write);
+	if (!dev)
+		return exit_failure;
+
+	int status = 0;
+	for (pid_t pid : pids) {
+		ramcrypt_pid p = {};
+		p.pid = pid;
+		if (int e = dev->unprotect(p)) {
+			report(env, "unprotect " + std::to_string(pid), e);
+			status = exit_failure;
+		}
+	}
+	return status;
+}
+
+int cmd_set_window(Env &env, pid_t pid, std::uint64_t window)
+{
+	auto dev = open_or_report(env, Access::write);
+	if (!dev)
+		return exit_failure;
+
+	ramcrypt_window w = {};
+	w.pid = pid;
+	w.window = window;
+	if (int e = dev->set_window(w)) {
+		report(env, "set window " + std::to_string(pid), e);
+		return exit_failure;
+	}
+	return 0;
+}
+
+int cmd_ps(Env &env, bool json)
+{
+	auto dev = open_or_report(env, Access::read);
+	if (!dev)
+		return exit_failure;
+
+	std::vector<__u64> pids;
+	if (int e = list_pids(*dev, pids)) {
+		report(env, "ps", e);
+		return exit_failure;
+	}
+	std::sort(pids.begin(), pids.end());
+
+	Table table({ { "PID", true }, { "WINDOW", true }, { "PLAIN", true },
+		      { "ENCRYPTED", true }, { "FAULTS", true }, { "ENCRYPTIONS", true },
+		      { "DECRYPTIONS", true }, { "SCANNED", true }, { "PINNED", true },
+		      { "NOMEM", true }, { "FLAGS", false }, { "COMMAND", false } });
+	int status = 0;
+	for (__u64 pid : pids) {
+		ramcrypt_proc_stats st = {};
+		st.pid = pid;
+		if (int e = dev->proc_stats(st)) {
+			if (e == ESRCH)
+				continue; // exited since LIST
+			report(env, "ps " + std::to_string(pid), e);
+			status = exit_failure;
+			continue;
+		}
+		bool ok;
+		std::string comm = read_line_file(env.procfs + "/" + std::to_string(pid) + "/comm", ok);
+		bool inherit = st.state & RAMCRYPT_PROC_INHERIT_EXEC;
+		bool degraded = st.state & RAMCRYPT_PROC_DEGRADED;
+
+		if (json) {
+			JsonObject o;
+			o.number("pid", pid)
+				.string("command", comm)
+				.number("window", st.window)
+				.number("window_pages", st.window_pages)
+				.number("encrypted_pages", st.encrypted_pages)
+				.number("faults", st.faults)
+				.number("encryptions", st.encryptions)
+				.number("decryptions", st.decryptions)
+				.number("scanner_pages", st.scanner_pages)
+				.number("skipped_pinned", st.skipped_pinned)
+				.number("degraded_events", st.degraded_events)
+				.boolean("inherit_exec", inherit)
+				.boolean("degraded", degraded);
+			env.out << o.str() << '\n';
+			continue;
+		}
+		std::string flags = inherit ? "inherit-exec" : "";
+		if (degraded)
+			flags += flags.empty() ? "degraded" : ",degraded";
+		table.add_row({ std::to_string(pid), std::to_string(st.window),
+				std::to_string(st.window_pages), std::to_string(st.encrypted_pages),
+				std::to_string(st.faults), std::to_string(st.encryptions),
+				std::to_string(st.decryptions), std::to_string(st.scanner_pages),
+				std::to_string(st.skipped_pinned), std::to_string(st.degraded_events),
+				flags.empty() ? "-" : flags, ok ? comm : "?" });
+	}
+	if (!json)
+		table.print(env.out);
+	return status;
+}
+
+int cmd_status(Env &env, bool json)
+{
+	int error = 0;
+	auto dev = env.open_device(Access::read, error);
+	if (!dev && module_absent(env, error)) {
+		if (json)
+			env.out << JsonObject().string("tool_version", tool_version).boolean("loaded", false).str()
+				<< '\n';
+		else
+			print_field(env, "module", "not loaded");
+		return exit_failure;
+	}
+	if (!dev) {
+		report_open(env, error);
+		return exit_failure;
+	}
+
+	ramcrypt_version v = {};
+	if (int e = dev->version(v)) {
+		report(env, "version", e);
+		return exit_failure;
+	}
+	ramcrypt_status st = {};
+	int status_error = dev->status(st);
+	auto sysctls = read_sysctls(env);
+	bool healthy = !status_error && key_healthy(st) && st.degraded == 0;
+
+	if (json) {
+		JsonObject o;
+		o.string("tool_version", tool_version)
+			.boolean("loaded", true)
+			.string("module_version", version_text(v.module))
+			.number("module_abi", v.abi);
+		if (!status_error) {
+			o.string("key_source", key_source_name(st.key_source))
+				.number("key_generation", st.key_generation)
+				.number("cpus_online", st.cpus_online)
+				.number("cpus_with_key", st.cpus_with_key)
+				.strings("degraded", degraded_list(st.degraded, false, true))
+				.boolean("healthy", healthy)
+				.number("protected_procs", st.protected_procs)
+				.number("encrypted_pages", st.encrypted_pages)
+				.number("window_pages", st.window_pages)
+				.number("encryptions", st.encryptions)
+				.number("decryptions", st.decryptions)
+				.number("scanner_passes", st.scanner_passes)
+				.number("skipped_pinned", st.skipped_pinned)
+				.number("degraded_events", st.degraded_events)
+				.number("key_heals", st.key_heals);
+		}
+		o.object("sysctl", sysctl_json(sysctls))
+			.strings("protects", protects)
+			.strings("does_not_protect", does_not_protect)
+			.strings("notes", notes);
+		env.out << o.str() << '\n';
+	} else {
+		print_field(env, "module", "loaded, version " + version_text(v.module) + ", ABI " +
+						   std::to_string(v.abi));
+		if (!status_error) {
+			print_field(env, "key", std::string(key_source_text(st.key_source)) +
+							", generation " + std::to_string(st.key_generation));
+			print_field(env, "cpus holding the key", std::to_string(st.cpus_with_key) + " of " +
+									  std::to_string(st.cpus_online) + " online");
+			if (healthy) {
+				print_field(env, "health", "ok");
+			} else {
+				print_field(env, "health", "DEGRADED");
+				auto causes = key_problems(st);
+				auto bits = degraded_list(st.degraded, false, false);
+				causes.insert(causes.end(), bits.begin(), bits.end());
+				for (const auto &c : causes)
+					env.out << "  - " << c << '\n';
+			}
+			print_field(env, "protected processes", std::to_string(st.protected_procs));
+			print_field(env, "pages", std::to_string(st.encrypted_pages) + " encrypted, " +
+							  std::to_string(st.window_pages) + " plaintext in windows");
+			print_field(env, "encryptions", std::to_string(st.encryptions));
+			print_field(env, "decryptions", std::to_string(st.decryptions));
+			print_field(env, "scanner passes", std::to_string(st.scanner_passes));
+			print_field(env, "pinned pages skipped", std::to_string(st.skipped_pinned));
+			print_field(env, "degraded events", std::to_string(st.degraded_events));
+			print_field(env, "key heals", std::to_string(st.key_heals));
+		}
+		env.out << "sysctl (" << env.procfs << "/sys/ramcrypt):";
+		env.out << (sysctls.empty() ? " none\n" : "\n");
+		for (const auto &[name, value] : sysctls)
+			env.out << "  " << name << " = " << printable(value) << '\n';
+		print_list(env, "protects", protects);
+		print_list(env, "does not protect", does_not_protect);
+		print_list(env, "notes", notes);
+	}
+	if (status_error) {
+		report(env, "status", status_error);
+		return exit_failure;
+	}
+	return healthy ? 0 : exit_failure;
+}
+
+int cmd_key_status(Env &env, bool json)
+{
+	auto dev = open_or_report(env, Access::read);
+	if (!dev)
+		return exit_failure;
+
+	ramcrypt_status st = {};
+	if (int e = dev->status(st)) {
+		report(env, "key status", e);
+		return exit_failure;
+	}
+	bool healthy = key_healthy(st);
+
+	if (json) {
+		JsonObject o;
+		o.string("key_source", key_source_name(st.key_source))
+			.number("key_generation", st.key_generation)
+			.number("cpus_online", st.cpus_online)
+			.number("cpus_with_key", st.cpus_with_key)
+			.number("key_heals", st.key_heals)
+			.strings("degraded", degraded_list(st.degraded, true, true))
+			.boolean("healthy", healthy);
+		env.out << o.str() << '\n';
+	} else {
+		print_field(env, "key", key_source_text(st.key_source));
+		print_field(env, "generation", std::to_string(st.key_generation));
+		print_field(env, "cpus holding the key",
+			    std::to_string(st.cpus_with_key) + " of " + std::to_string(st.cpus_online) + " online");
+		print_field(env, "key heals", std::to_string(st.key_heals));
+		print_field(env, "health", healthy ? "ok" : "DEGRADED");
+		if (!healthy) {
+			auto causes = key_problems(st);
+			auto bits = degraded_list(st.degraded, true, false);
+			causes.insert(causes.end(), bits.begin(), bits.end());
+			for (const auto &c : causes)
+				env.out << "  - " << c << '\n';
+		}
+	}
+	return healthy ? 0 : exit_failure;
+}
+
+int cmd_key_load(Env &env, const KeyLoadOptions &opt)
+{
+	// No core dump and no same-uid ptrace may see the passphrase or the key.
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	// Open first, so a missing module is reported before anyone types a passphrase.
+	auto dev = open_or_report(env, Access::write);
+	if (!dev)
+		return exit_failure;
+
+	std::vector<unsigned char> salt(kdf_default_salt.begin(), kdf_default_salt.end());
+	std::string error;
+	if (!opt.salt_file.empty())
+		error = read_salt_file(opt.salt_file, salt);
+
+	Secret pass;
+	if (error.empty())
+		error = opt.passphrase ? ask_passphrase(env, opt.verify, pass)
+				       : read_key_file(opt.key_file, env.stdin_fd, pass);
+	if (!error.empty()) {
+		env.err << "ramcrypt: " << error << '\n';
+		return exit_failure;
+	}
+
+	Secret key;
+	key.resize(RAMCRYPT_KEY_BYTES);
+	if (!pbkdf2_sha256(pass.bytes(), salt, opt.iterations, { key.data(), key.size() })) {
+		env.err << "ramcrypt: key load: key derivation failed\n";
+		return exit_failure;
+	}
+	pass.clear();
+
+	ramcrypt_key k = {};
+	k.key = reinterpret_cast<std::uintptr_t>(key.data());
+	k.len = key.size();
+	int e = dev->key_load(k);
+	key.clear();
+	if (e) {
+		report(env, "key load", e);
+		return exit_failure;
+	}
+	return 0;
+}
+
+int cmd_selftest(Env &env)
+{
+	auto dev = open_or_report(env, Access::write);
+	if (!dev)
+		return exit_failure;
+
+	if (int e = dev->selftest()) {
+		report(env, "selftest", e);
+		return exit_failure;
+	}
+	env.out << "selftest passed\n";
+	return 0;
+}
+
+int cmd_version(Env &env, bool json)
+{
+	int error = 0;
+	auto dev = env.open_device(Access::read, error);
+	ramcrypt_version v = {};
+
+	if (!json)
+		env.out << "ramcrypt " << tool_version << " (ABI " << RAMCRYPT_ABI_VERSION << ")\n";
+	if (!dev && !module_absent(env, error)) {
+		report_open(env, error);
+		return exit_failure;
+	}
+	if (dev) {
+		if (int e = dev->version(v)) {
+			report(env, "version", e);
+			return exit_failure;
+		}
+	}
+
+	if (json) {
+		JsonObject o;
+		o.string("tool_version", tool_version)
+			.number("tool_abi", RAMCRYPT_ABI_VERSION)
+			.boolean("loaded", dev != nullptr);
+		if (dev)
+			o.string("module_version", version_text(v.module)).number("module_abi", v.abi);
+		env.out << o.str() << '\n';
+	} else if (dev) {
+		env.out << "module " << version_text(v.module) << " (ABI " << v.abi << ")\n";
+	} else {
+		env.out << "module not loaded\n";
+	}
+	return 0;
+}
+
+} // namespace ramcrypt

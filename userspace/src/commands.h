@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-2.0
+// The ramcrypt commands. Each takes its arguments already validated, talks to the
+// module only through Env::open_device, prints to Env::out/err and returns the
+// process exit status, so tests can drive every path with a fake device.
+#pragma once
+
+#include "device.h"
+#include "key.h"
+
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace ramcrypt {
+
+// Exit statuses. run follows timeout(1)/nice(1); the others use 1 like util-linux.
+inline constexpr int exit_failure = 1;
+inline constexpr int exit_run_failed = 125;
+inline constexpr int exit_cannot_invoke = 126;
+inline constexpr int exit_not_found = 127;
+
+struct Env {
+	std::function<std::unique_ptr<Device>(Access, int &error)> open_device;
+	std::ostream &out;
+	std::ostream &err;
+	// Prompt and read one passphrase; "" on success, else the error text.
+	std::function<std::string(const char *prompt, Secret &out)> read_passphrase;
+	std::string procfs = "/proc";
+	std::string sysfs = "/sys";
+	int stdin_fd = STDIN_FILENO;
+};
+
+// The same text the kernel module reports as its version, for `ramcrypt version`.
+extern const char tool_version[];
+
+int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &command);
+int cmd_protect(Env &env, const std::vector<pid_t> &pids, std::uint64_t window,
+		bool inherit_exec);
+int cmd_unprotect(Env &env, const std::vector<pid_t> &pids);
+int cmd_set_window(Env &env, pid_t pid, std::uint64_t window);
+int cmd_ps(Env &env, bool json);
+int cmd_status(Env &env, bool json);
+int cmd_key_status(Env &env, bool json);
+
+struct KeyLoadOptions {
+	bool passphrase = false;	// else key_file
+	bool verify = false;		// ask for the passphrase twice
+	std::string key_file;
+	std::string salt_file;		// empty: kdf_default_salt
+	unsigned int iterations = kdf_default_iterations;
+};
+int cmd_key_load(Env &env, const KeyLoadOptions &opt);
+
+int cmd_selftest(Env &env);
+int cmd_version(Env &env, bool json);
+
+} // namespace ramcrypt

@@ -1,0 +1,761 @@
+// SPDX-License-Identifier: GPL-2.0
+// The whole tool without the module: argument checks, every error path, output
+// formats, run's exit statuses, key derivation down to the bytes sent to the module.
+#include "cli.h"
+#include "fake_device.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+namespace ramcrypt::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string no_module =
+	"ramcrypt: /dev/ramcrypt: No such file or directory (is the ramcrypt module loaded?)\n";
+const std::string default_salt_key_1000 = // PBKDF2("hunter2\n", default salt, 1000), by Python
+	"e589179d6384523de438bbb47f4c26fd0e1e7b61f5be7923b3a1fa5f58822974";
+
+std::string hex(const std::vector<unsigned char> &bytes)
+{
+	std::string out;
+	char buf[3];
+	for (unsigned char b : bytes) {
+		std::snprintf(buf, sizeof(buf), "%02x", b);
+		out += buf;
+	}
+	return out;
+}
+
+class CliTest : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		char dir[] = "/tmp/ramcrypt-test.XXXXXX";
+		ASSERT_NE(mkdtemp(dir), nullptr);
+		root_ = dir;
+		fs::create_directories(root_ + "/proc");
+		fs::create_directories(root_ + "/sys");
+		env_.procfs = root_ + "/proc";
+		env_.sysfs = root_ + "/sys";
+	}
+	void TearDown() override { fs::remove_all(root_); }
+
+	int run(const std::vector<std::string> &args)
+	{
+		std::vector<const char *> argv = { "ramcrypt" };
+		for (const auto &a : args)
+			argv.push_back(a.c_str());
+		out_.str("");
+		err_.str("");
+		return cli_main(env_, static_cast<int>(argv.size()), argv.data());
+	}
+
+	std::string file(const std::string &name, const std::string &content, mode_t mode = 0644)
+	{
+		std::string path = root_ + "/" + name;
+		fs::create_directories(fs::path(path).parent_path());
+		std::ofstream(path, std::ios::binary) << content;
+		chmod(path.c_str(), mode);
+		return path;
+	}
+
+	std::string usage(const std::string &message, const std::string &command)
+	{
+		return "ramcrypt: " + message + "\nTry 'ramcrypt " + command +
+		       " --help' for more information.\n";
+	}
+
+	void healthy_status()
+	{
+		mod_.status = {};
+		mod_.status.key_source = RAMCRYPT_KEY_RANDOM;
+		mod_.status.key_generation = 1;
+		mod_.status.cpus_online = 2;
+		mod_.status.cpus_with_key = 2;
+		mod_.status.protected_procs = 1;
+		mod_.status.encrypted_pages = 100;
+		mod_.status.window_pages = 4;
+	}
+
+	ramcrypt_proc_stats proc(__u64 pid, const std::string &comm)
+	{
+		file("proc/" + std::to_string(pid) + "/comm", comm + "\n");
+		ramcrypt_proc_stats st = {};
+		st.pid = pid;
+		st.state = RAMCRYPT_PROC_INHERIT_EXEC;
+		st.window = 4;
+		st.window_pages = 3;
+		st.encrypted_pages = 120;
+		st.faults = 5000;
+		st.encryptions = 4000;
+		st.decryptions = 3900;
+		st.scanner_pages = 7;
+		st.skipped_pinned = 1;
+		st.degraded_events = 0;
+		return st;
+	}
+
+	std::string root_;
+	FakeModule mod_;
+	std::ostringstream out_, err_;
+	std::vector<std::string> passphrases_ = { "correct horse" };
+	std::size_t prompts_ = 0;
+	Env env_{
+		.open_device = mod_.opener(),
+		.out = out_,
+		.err = err_,
+		.read_passphrase =
+			[this](const char *, Secret &s) {
+				const std::string &p = passphrases_.at(prompts_++ % passphrases_.size());
+				s.append(p.data(), p.size());
+				return std::string();
+			},
+	};
+};
+
+// --- usage --------------------------------------------------------------------
+
+TEST_F(CliTest, NoCommandPrintsUsage)
+{
+	EXPECT_EQ(run({}), 1);
+	EXPECT_TRUE(err_.str().starts_with("ramcrypt: missing command\n"));
+	EXPECT_NE(err_.str().find("Usage:"), std::string::npos);
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+TEST_F(CliTest, UnknownCommandPrintsUsage)
+{
+	EXPECT_EQ(run({ "frobnicate", "42" }), 1);
+	EXPECT_TRUE(err_.str().starts_with("ramcrypt: unknown command 'frobnicate'\n"));
+	EXPECT_NE(err_.str().find("Usage:"), std::string::npos);
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+TEST_F(CliTest, UnknownOption)
+{
+	EXPECT_EQ(run({ "--frobnicate" }), 1);
+	EXPECT_TRUE(err_.str().starts_with("ramcrypt: unrecognized option '--frobnicate'\n"));
+}
+
+TEST_F(CliTest, UnknownSubcommandOption)
+{
+	EXPECT_EQ(run({ "ps", "--frobnicate" }), 1);
+	EXPECT_NE(err_.str().find("--frobnicate"), std::string::npos);
+	EXPECT_NE(err_.str().find("Try 'ramcrypt ps --help'"), std::string::npos);
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+TEST_F(CliTest, HelpNamesEveryCommand)
+{
+	EXPECT_EQ(run({ "--help" }), 0);
+	for (const char *cmd : { "run", "protect", "unprotect", "set", "ps", "status", "key",
+				 "selftest", "version" })
+		EXPECT_NE(out_.str().find(std::string("\n  ") + cmd), std::string::npos) << cmd;
+	EXPECT_TRUE(err_.str().empty());
+}
+
+TEST_F(CliTest, CommandHelp)
+{
+	EXPECT_EQ(run({ "protect", "--help" }), 0);
+	EXPECT_NE(out_.str().find("--inherit-exec"), std::string::npos);
+	EXPECT_EQ(run({ "key", "load", "--help" }), 0);
+	EXPECT_NE(out_.str().find("--salt-file"), std::string::npos);
+	EXPECT_NE(out_.str().find("600000"), std::string::npos);
+	EXPECT_EQ(run({ "run", "--help" }), 0);
+	EXPECT_NE(out_.str().find("127"), std::string::npos);
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+TEST_F(CliTest, ProtectMissingPid)
+{
+	EXPECT_EQ(run({ "protect" }), 1);
+	EXPECT_EQ(err_.str(), usage("missing PID", "protect"));
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+TEST_F(CliTest, InvalidPidsAreRejectedBeforeAnyCall)
+{
+	for (const char *pid : { "abc", "0", "+5", "5x", " 5", "", "2147483648", "99999999999999999999" }) {
+		EXPECT_EQ(run({ "protect", "12", pid }), 1) << pid;
+		EXPECT_EQ(err_.str(), usage(std::string("invalid PID '") + pid + "'", "protect")) << pid;
+	}
+	EXPECT_EQ(run({ "unprotect", "-5" }), 1);
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+TEST_F(CliTest, WindowBelowMinimumIsRejected)
+{
+	for (const char *w : { "0", "3", "abc", "-1", "4k" }) {
+		EXPECT_EQ(run({ "protect", "--window", w, "42" }), 1) << w;
+		EXPECT_EQ(err_.str(), usage(std::string("invalid window '") + w +
+						    "': must be a number of pages, at least 4",
+					    "protect"))
+			<< w;
+	}
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+TEST_F(CliTest, ProtectSendsPidsWindowAndFlags)
+{
+	EXPECT_EQ(run({ "protect", "42", "43", "--window", "16", "--inherit-exec" }), 0);
+	ASSERT_EQ(mod_.protects.size(), 2u);
+	EXPECT_EQ(mod_.protects[0].pid, 42u);
+	EXPECT_EQ(mod_.protects[1].pid, 43u);
+	for (const auto &p : mod_.protects) {
+		EXPECT_EQ(p.flags, RAMCRYPT_PROTECT_INHERIT_EXEC);
+		EXPECT_EQ(p.window, 16u);
+	}
+	EXPECT_EQ(mod_.opens, std::vector<Access>{ Access::write });
+	EXPECT_TRUE(out_.str().empty());
+	EXPECT_TRUE(err_.str().empty());
+}
+
+TEST_F(CliTest, ProtectDefaultsToTheModulesWindow)
+{
+	EXPECT_EQ(run({ "protect", "42" }), 0);
+	ASSERT_EQ(mod_.protects.size(), 1u);
+	EXPECT_EQ(mod_.protects[0].window, 0u);
+	EXPECT_EQ(mod_.protects[0].flags, 0u);
+}
+
+TEST_F(CliTest, ProtectReportsEachFailureAndGoesOn)
+{
+	mod_.pid_errors[4242] = ESRCH;
+	EXPECT_EQ(run({ "protect", "4242", "43" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: protect 4242: No such process\n");
+	ASSERT_EQ(mod_.protects.size(), 1u);
+	EXPECT_EQ(mod_.protects[0].pid, 43u);
+}
+
+TEST_F(CliTest, UnsupportedIoctlIsNamed)
+{
+	for (int e : { ENOTTY, EOPNOTSUPP }) {
+		mod_.errors["protect"] = e;
+		EXPECT_EQ(run({ "protect", "42" }), 1);
+		EXPECT_EQ(err_.str(), "ramcrypt: protect 42: not supported by this module version\n");
+	}
+}
+
+TEST_F(CliTest, MissingDevice)
+{
+	mod_.open_error = ENOENT;
+	EXPECT_EQ(run({ "protect", "42" }), 1);
+	EXPECT_EQ(err_.str(), no_module);
+	EXPECT_EQ(run({ "ps" }), 1);
+	EXPECT_EQ(err_.str(), no_module);
+	EXPECT_EQ(run({ "key", "status" }), 1);
+	EXPECT_EQ(err_.str(), no_module);
+	EXPECT_EQ(run({ "selftest" }), 1);
+	EXPECT_EQ(err_.str(), no_module);
+}
+
+TEST_F(CliTest, MissingDeviceNodeWithModuleLoaded)
+{
+	fs::create_directories(root_ + "/sys/module/ramcrypt");
+	mod_.open_error = ENOENT;
+	EXPECT_EQ(run({ "unprotect", "42" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: /dev/ramcrypt: No such file or directory (the module is "
+			      "loaded: is devtmpfs mounted on /dev?)\n");
+}
+
+TEST_F(CliTest, DeviceNotAccessible)
+{
+	mod_.open_error = EACCES;
+	EXPECT_EQ(run({ "protect", "42" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: /dev/ramcrypt: Permission denied\n");
+}
+
+TEST_F(CliTest, Unprotect)
+{
+	mod_.pid_errors[7] = EPERM;
+	EXPECT_EQ(run({ "unprotect", "7", "8" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: unprotect 7: Operation not permitted\n");
+	ASSERT_EQ(mod_.unprotects.size(), 1u);
+	EXPECT_EQ(mod_.unprotects[0].pid, 8u);
+	EXPECT_EQ(mod_.unprotects[0].flags, 0u);
+}
+
+TEST_F(CliTest, SetWindow)
+{
+	EXPECT_EQ(run({ "set", "window", "42", "8" }), 0);
+	ASSERT_EQ(mod_.windows.size(), 1u);
+	EXPECT_EQ(mod_.windows[0].pid, 42u);
+	EXPECT_EQ(mod_.windows[0].window, 8u);
+
+	mod_.errors["set_window"] = EINVAL;
+	EXPECT_EQ(run({ "set", "window", "42", "100000" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: set window 42: Invalid argument\n");
+}
+
+TEST_F(CliTest, SetWindowArguments)
+{
+	EXPECT_EQ(run({ "set", "window", "42", "3" }), 1);
+	EXPECT_EQ(err_.str(), usage("invalid window '3': must be a number of pages, at least 4", "set window"));
+	EXPECT_EQ(run({ "set", "window", "42" }), 1);
+	EXPECT_EQ(err_.str(), usage("missing window", "set window"));
+	EXPECT_EQ(run({ "set", "window" }), 1);
+	EXPECT_EQ(err_.str(), usage("missing PID", "set window"));
+	EXPECT_EQ(run({ "set", "window", "x", "8" }), 1);
+	EXPECT_EQ(err_.str(), usage("invalid PID 'x'", "set window"));
+	EXPECT_EQ(run({ "set", "window", "42", "8", "9" }), 1);
+	EXPECT_EQ(run({ "set" }), 1);
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+// --- run ----------------------------------------------------------------------
+
+TEST_F(CliTest, RunMissingDevice)
+{
+	mod_.open_error = ENOENT;
+	EXPECT_EQ(run({ "run", "--", "true" }), 125);
+	EXPECT_EQ(err_.str(), no_module);
+}
+
+TEST_F(CliTest, RunWithoutCommand)
+{
+	for (auto args : std::vector<std::vector<std::string>>{
+		     { "run" }, { "run", "--" }, { "run", "--window", "8" } }) {
+		EXPECT_EQ(run(args), 125);
+		EXPECT_EQ(err_.str(), usage("missing command", "run"));
+	}
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+TEST_F(CliTest, RunUsageErrorsAre125)
+{
+	EXPECT_EQ(run({ "run", "--window", "2", "true" }), 125);
+	EXPECT_EQ(err_.str(), usage("invalid window '2': must be a number of pages, at least 4", "run"));
+	EXPECT_EQ(run({ "run", "--window" }), 125);
+	EXPECT_EQ(run({ "run", "--bogus", "true" }), 125);
+	EXPECT_EQ(err_.str(), usage("unrecognized option '--bogus'", "run"));
+	EXPECT_EQ(run({ "frobnicate", "run", "true" }), 1);
+	EXPECT_TRUE(err_.str().starts_with("ramcrypt: unknown command 'frobnicate'\n"));
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+TEST_F(CliTest, RunCommandNotFound)
+{
+	EXPECT_EQ(run({ "run", "--window", "8", "--", "/nonexistent/command" }), 127);
+	EXPECT_EQ(err_.str(), "ramcrypt: failed to execute /nonexistent/command: No such file or directory\n");
+	ASSERT_EQ(mod_.protects.size(), 1u);
+	EXPECT_EQ(mod_.protects[0].pid, 0u); // ourselves, before exec
+	EXPECT_EQ(mod_.protects[0].flags, RAMCRYPT_PROTECT_INHERIT_EXEC);
+	EXPECT_EQ(mod_.protects[0].window, 8u);
+
+	EXPECT_EQ(run({ "run", "ramcrypt-test-no-such-command" }), 127);
+}
+
+TEST_F(CliTest, RunCommandNotExecutable)
+{
+	std::string script = file("script", "#!/bin/sh\nexit 0\n", 0644);
+	EXPECT_EQ(run({ "run", script }), 126);
+	EXPECT_EQ(err_.str(), "ramcrypt: failed to execute " + script + ": Permission denied\n");
+	EXPECT_EQ(run({ "run", "/etc" }), 126);
+}
+
+TEST_F(CliTest, RunDoesNotExecWhenProtectFails)
+{
+	mod_.errors["protect"] = EPERM;
+	EXPECT_EQ(run({ "run", "/nonexistent/command" }), 125);
+	EXPECT_EQ(err_.str(), "ramcrypt: run: Operation not permitted\n");
+	mod_.errors["protect"] = ENOTTY;
+	EXPECT_EQ(run({ "run", "/nonexistent/command" }), 125);
+	EXPECT_EQ(err_.str(), "ramcrypt: run: not supported by this module version\n");
+}
+
+// run replaces the process, so these run it in a child and look at its status.
+class RunExecTest : public CliTest {
+protected:
+	int status_of(const std::vector<std::string> &args)
+	{
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(run(args));
+		int status = 0;
+		waitpid(pid, &status, 0);
+		return status;
+	}
+};
+
+TEST_F(RunExecTest, ExitStatusIsTheCommands)
+{
+	int status = status_of({ "run", "--window", "8", "--", "sh", "-c", "exit 7" });
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 7);
+}
+
+TEST_F(RunExecTest, ArgumentsAfterTheCommandAreTheCommands)
+{
+	int status = status_of({ "run", "sh", "-c", "test \"$1\" = --window && test \"$2\" = 2",
+				 "sh", "--window", "2" });
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST_F(RunExecTest, FatalSignalIsTheCommands)
+{
+	int status = status_of({ "run", "sh", "-c", "kill -TERM $$" });
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(WTERMSIG(status), SIGTERM);
+}
+
+// --- ps -----------------------------------------------------------------------
+
+TEST_F(CliTest, PsTable)
+{
+	mod_.procs = { proc(1234, "vault"), proc(99, "nginx worker") };
+	mod_.procs[1].state |= RAMCRYPT_PROC_DEGRADED;
+	EXPECT_EQ(run({ "ps" }), 0);
+	EXPECT_EQ(out_.str(),
+		  " PID  WINDOW  PLAIN  ENCRYPTED  FAULTS  ENCRYPTIONS  DECRYPTIONS  SCANNED  PINNED  NOMEM  FLAGS                  COMMAND\n"
+		  "  99       4      3        120    5000         4000         3900        7       1      0  inherit-exec,degraded  nginx worker\n"
+		  "1234       4      3        120    5000         4000         3900        7       1      0  inherit-exec           vault\n");
+	EXPECT_EQ(mod_.opens, std::vector<Access>{ Access::read });
+}
+
+TEST_F(CliTest, PsJsonHasStableKeys)
+{
+	mod_.procs = { proc(1234, "vault") };
+	EXPECT_EQ(run({ "ps", "--json" }), 0);
+	EXPECT_EQ(out_.str(),
+		  "{\"pid\":1234,\"command\":\"vault\",\"window\":4,\"window_pages\":3,"
+		  "\"encrypted_pages\":120,\"faults\":5000,\"encryptions\":4000,\"decryptions\":3900,"
+		  "\"scanner_pages\":7,\"skipped_pinned\":1,\"degraded_events\":0,"
+		  "\"inherit_exec\":true,\"degraded\":false}\n");
+}
+
+TEST_F(CliTest, PsNeutralizesProcessNames)
+{
+	mod_.procs = { proc(5, "evil\x1b[2J\"\\") };
+	EXPECT_EQ(run({ "ps", "--json" }), 0);
+	EXPECT_NE(out_.str().find("\"command\":\"evil\\u001b[2J\\\"\\\\\""), std::string::npos);
+	EXPECT_EQ(run({ "ps" }), 0);
+	EXPECT_NE(out_.str().find("evil?[2J\"\\\n"), std::string::npos);
+}
+
+TEST_F(CliTest, PsEmpty)
+{
+	EXPECT_EQ(run({ "ps", "--json" }), 0);
+	EXPECT_EQ(out_.str(), "");
+	EXPECT_EQ(run({ "ps" }), 0);
+	const std::string s = out_.str();
+	EXPECT_TRUE(s.starts_with("PID  WINDOW"));
+	EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 1);
+}
+
+TEST_F(CliTest, PsSkipsProcessesThatExitedMeanwhile)
+{
+	mod_.procs = { proc(7, "gone"), proc(8, "here") };
+	mod_.pid_errors[7] = ESRCH;
+	EXPECT_EQ(run({ "ps", "--json" }), 0);
+	const std::string s = out_.str();
+	EXPECT_TRUE(s.starts_with("{\"pid\":8,"));
+	EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 1);
+	EXPECT_TRUE(err_.str().empty());
+}
+
+TEST_F(CliTest, PsListsMoreProcessesThanTheFirstBuffer)
+{
+	for (__u64 pid = 1; pid <= 300; pid++)
+		mod_.procs.push_back(proc(pid, "p"));
+	EXPECT_EQ(run({ "ps", "--json" }), 0);
+	const std::string s = out_.str();
+	EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 300);
+}
+
+TEST_F(CliTest, PsUnsupported)
+{
+	mod_.errors["list"] = ENOTTY;
+	EXPECT_EQ(run({ "ps" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: ps: not supported by this module version\n");
+	EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(CliTest, PsReportsOtherStatsErrors)
+{
+	mod_.procs = { proc(7, "x") };
+	mod_.pid_errors[7] = EPERM;
+	EXPECT_EQ(run({ "ps" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: ps 7: Operation not permitted\n");
+}
+
+// --- status -------------------------------------------------------------------
+
+TEST_F(CliTest, StatusModuleNotLoaded)
+{
+	mod_.open_error = ENOENT;
+	EXPECT_EQ(run({ "status", "--json" }), 1);
+	EXPECT_EQ(out_.str(), "{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"loaded\":false}\n");
+	EXPECT_EQ(err_.str(), "");
+	EXPECT_EQ(run({ "status" }), 1);
+	EXPECT_EQ(out_.str(), "module:               not loaded\n");
+}
+
+TEST_F(CliTest, StatusDeviceNodeMissing)
+{
+	fs::create_directories(root_ + "/sys/module/ramcrypt");
+	mod_.open_error = ENOENT;
+	EXPECT_EQ(run({ "status", "--json" }), 1);
+	EXPECT_EQ(out_.str(), "");
+	EXPECT_NE(err_.str().find("is devtmpfs mounted"), std::string::npos);
+}
+
+TEST_F(CliTest, StatusHealthyJson)
+{
+	healthy_status();
+	file("proc/sys/ramcrypt/max_window", "256\n");
+	file("proc/sys/ramcrypt/default_window", "4\n");
+	file("proc/sys/ramcrypt/policy", "strict\n");
+	EXPECT_EQ(run({ "status", "--json" }), 0);
+	const std::string s = out_.str();
+	EXPECT_TRUE(s.starts_with(
+		"{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"loaded\":true,"
+		"\"module_version\":\"0.1.0\",\"module_abi\":1,\"key_source\":\"random\","
+		"\"key_generation\":1,\"cpus_online\":2,\"cpus_with_key\":2,\"degraded\":[],"
+		"\"healthy\":true,\"protected_procs\":1,\"encrypted_pages\":100,\"window_pages\":4,"
+		"\"encryptions\":0,\"decryptions\":0,\"scanner_passes\":0,\"skipped_pinned\":0,"
+		"\"degraded_events\":0,\"key_heals\":0,"
+		"\"sysctl\":{\"default_window\":4,\"max_window\":256,\"policy\":\"strict\"},"
+		"\"protects\":[\"private anonymous memory"))
+		<< s;
+	EXPECT_NE(s.find("\"does_not_protect\":[\"root or kernel code execution"), std::string::npos);
+	EXPECT_NE(s.find("\"notes\":[\"protected processes are non-dumpable"), std::string::npos);
+	EXPECT_TRUE(s.ends_with("]}\n"));
+	EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 1);
+	EXPECT_EQ(mod_.opens, std::vector<Access>{ Access::read });
+}
+
+TEST_F(CliTest, StatusHumanShowsTheThreatModel)
+{
+	healthy_status();
+	file("proc/sys/ramcrypt/default_window", "4\n");
+	EXPECT_EQ(run({ "status" }), 0);
+	const std::string s = out_.str();
+	EXPECT_TRUE(s.starts_with("module:               loaded, version 0.1.0, ABI 1\n"
+				  "key:                  random, made at module load, never stored, generation 1\n"
+				  "cpus holding the key: 2 of 2 online\n"
+				  "health:               ok\n"))
+		<< s;
+	EXPECT_NE(s.find("\n  default_window = 4\n"), std::string::npos);
+	for (const char *text : { "\nprotects:\n", "\ndoes not protect:\n", "cold boot, DMA, /dev/mem",
+				  "the window: the most recently used pages stay in plaintext",
+				  "CPU register state", "pipes, sockets, files, the page cache",
+				  "file-backed and shared mappings", "traps debug register accesses",
+				  "root or kernel code execution", "non-dumpable" })
+		EXPECT_NE(s.find(text), std::string::npos) << text;
+}
+
+TEST_F(CliTest, StatusDegraded)
+{
+	healthy_status();
+	mod_.status.degraded = RAMCRYPT_DEGRADED_KEY_LOST | RAMCRYPT_DEGRADED_NOMEM | (1ULL << 10);
+	mod_.status.cpus_with_key = 0;
+	EXPECT_EQ(run({ "status", "--json" }), 1);
+	EXPECT_NE(out_.str().find("\"degraded\":[\"key_lost\",\"nomem\",\"unknown_0x400\"],\"healthy\":false"),
+		  std::string::npos);
+	EXPECT_EQ(run({ "status" }), 1);
+	EXPECT_NE(out_.str().find("health:               DEGRADED\n"
+				  "  - 0 of 2 online CPUs hold the key\n"
+				  "  - no CPU holds the key any more\n"
+				  "  - pages were left in plaintext for lack of memory\n"
+				  "  - unknown degraded bits 0x400\n"),
+		  std::string::npos)
+		<< out_.str();
+}
+
+TEST_F(CliTest, StatusWithoutKeyIsNotHealthy)
+{
+	healthy_status();
+	mod_.status.key_source = RAMCRYPT_KEY_NONE;
+	EXPECT_EQ(run({ "status" }), 1);
+	EXPECT_NE(out_.str().find("  - no key loaded\n"), std::string::npos);
+}
+
+TEST_F(CliTest, StatusUnsupportedStillReportsTheModule)
+{
+	mod_.errors["status"] = ENOTTY;
+	EXPECT_EQ(run({ "status", "--json" }), 1);
+	EXPECT_TRUE(out_.str().starts_with("{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"loaded\":true,"
+					   "\"module_version\":\"0.1.0\",\"module_abi\":1,\"sysctl\":{},"));
+	EXPECT_EQ(out_.str().find("healthy"), std::string::npos);
+	EXPECT_EQ(err_.str(), "ramcrypt: status: not supported by this module version\n");
+}
+
+// --- key ----------------------------------------------------------------------
+
+TEST_F(CliTest, KeyStatus)
+{
+	healthy_status();
+	mod_.status.degraded = RAMCRYPT_DEGRADED_NOMEM; // not the key's business
+	EXPECT_EQ(run({ "key", "status", "--json" }), 0);
+	EXPECT_EQ(out_.str(), "{\"key_source\":\"random\",\"key_generation\":1,\"cpus_online\":2,"
+			      "\"cpus_with_key\":2,\"key_heals\":0,\"degraded\":[],\"healthy\":true}\n");
+	mod_.status.degraded |= RAMCRYPT_DEGRADED_SLOTS;
+	EXPECT_EQ(run({ "key", "status" }), 1);
+	EXPECT_NE(out_.str().find("health:               DEGRADED\n"
+				  "  - not all breakpoint slots are reserved"),
+		  std::string::npos)
+		<< out_.str();
+}
+
+TEST_F(CliTest, KeyLoadFromKeyFile)
+{
+	std::string path = file("keyfile", "hunter2\n");
+	EXPECT_EQ(run({ "key", "load", "--key-file", path, "--iterations", "1000" }), 0);
+	EXPECT_EQ(hex(mod_.key), default_salt_key_1000);
+	EXPECT_EQ(mod_.opens, std::vector<Access>{ Access::write });
+	EXPECT_EQ(prompts_, 0u);
+	EXPECT_EQ(out_.str() + err_.str(), "");
+}
+
+TEST_F(CliTest, KeyLoadDefaultIterations)
+{
+	std::string path = file("keyfile", "hunter2\n");
+	EXPECT_EQ(run({ "key", "load", "--key-file", path }), 0);
+	EXPECT_EQ(hex(mod_.key), "ad590486c38a9c1c461e55d759691c311a94ff7813a454a8fd03a7fbd6181c0d");
+}
+
+TEST_F(CliTest, KeyLoadFromStandardInput)
+{
+	int fds[2];
+	ASSERT_EQ(pipe(fds), 0);
+	ASSERT_EQ(write(fds[1], "hunter2\n", 8), 8);
+	close(fds[1]);
+	env_.stdin_fd = fds[0];
+	EXPECT_EQ(run({ "key", "load", "--key-file", "-", "--iterations", "1000" }), 0);
+	close(fds[0]);
+	EXPECT_EQ(hex(mod_.key), default_salt_key_1000);
+}
+
+TEST_F(CliTest, KeyLoadWithSaltFile)
+{
+	std::string key = file("keyfile", "hunter2\n");
+	std::string salt = file("salt", "0123456789abcdef");
+	EXPECT_EQ(run({ "key", "load", "--key-file", key, "--salt-file", salt, "--iterations", "1000" }), 0);
+	EXPECT_EQ(hex(mod_.key), "85691b54abc117fcc9d8c85da17eaa262e74582dfede41c800dc5c7c2cf9c662");
+}
+
+TEST_F(CliTest, KeyLoadRejectsShortSalt)
+{
+	std::string key = file("keyfile", "hunter2\n");
+	std::string salt = file("salt", "0123456789abcde");
+	EXPECT_EQ(run({ "key", "load", "--key-file", key, "--salt-file", salt }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: " + salt + ": salt shorter than 16 bytes\n");
+	EXPECT_TRUE(mod_.key.empty());
+}
+
+TEST_F(CliTest, KeyLoadFromPassphrase)
+{
+	EXPECT_EQ(run({ "key", "load", "--passphrase", "--iterations", "1000" }), 0);
+	EXPECT_EQ(prompts_, 1u);
+	EXPECT_EQ(hex(mod_.key), "23f225fbace2f5c4ea5ecb7caf5226b85c668db02bb4dcc5d5f38dde609dd783");
+}
+
+TEST_F(CliTest, KeyLoadVerifiesPassphrase)
+{
+	EXPECT_EQ(run({ "key", "load", "--passphrase", "-y", "--iterations", "1000" }), 0);
+	EXPECT_EQ(prompts_, 2u);
+	EXPECT_EQ(hex(mod_.key), "23f225fbace2f5c4ea5ecb7caf5226b85c668db02bb4dcc5d5f38dde609dd783");
+
+	mod_.key.clear();
+	passphrases_ = { "correct horse", "correct hors" };
+	prompts_ = 0;
+	EXPECT_EQ(run({ "key", "load", "--passphrase", "--verify-passphrase" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: passphrases do not match\n");
+	EXPECT_TRUE(mod_.key.empty());
+}
+
+TEST_F(CliTest, KeyLoadArguments)
+{
+	EXPECT_EQ(run({ "key", "load" }), 1);
+	EXPECT_EQ(err_.str(), usage("give --passphrase or --key-file FILE", "key load"));
+	EXPECT_EQ(run({ "key", "load", "--passphrase", "--key-file", "x" }), 1);
+	EXPECT_EQ(run({ "key", "load", "--key-file", "x", "-y" }), 1);
+	for (const char *n : { "999", "abc", "-1", "4294967296" }) {
+		EXPECT_EQ(run({ "key", "load", "--key-file", "x", "--iterations", n }), 1);
+		EXPECT_EQ(err_.str(), usage(std::string("invalid iteration count '") + n +
+						    "': must be a number from 1000 to 2147483647",
+					    "key load"));
+	}
+	EXPECT_EQ(run({ "key" }), 1);
+	EXPECT_TRUE(mod_.opens.empty());
+	EXPECT_EQ(prompts_, 0u);
+}
+
+TEST_F(CliTest, KeyLoadKeyFileErrors)
+{
+	std::string empty = file("empty", "");
+	EXPECT_EQ(run({ "key", "load", "--key-file", empty }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: " + empty + ": empty\n");
+	EXPECT_EQ(run({ "key", "load", "--key-file", root_ + "/missing" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: " + root_ + "/missing: No such file or directory\n");
+	EXPECT_TRUE(mod_.key.empty());
+}
+
+TEST_F(CliTest, KeyLoadChecksTheModuleBeforePrompting)
+{
+	mod_.open_error = ENOENT;
+	EXPECT_EQ(run({ "key", "load", "--passphrase" }), 1);
+	EXPECT_EQ(err_.str(), no_module);
+	EXPECT_EQ(prompts_, 0u);
+}
+
+TEST_F(CliTest, KeyLoadRefusedByModule)
+{
+	mod_.errors["key_load"] = EBUSY;
+	EXPECT_EQ(run({ "key", "load", "--passphrase", "--iterations", "1000" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: key load: Device or resource busy\n");
+}
+
+// --- selftest, version --------------------------------------------------------
+
+TEST_F(CliTest, Selftest)
+{
+	EXPECT_EQ(run({ "selftest" }), 0);
+	EXPECT_EQ(out_.str(), "selftest passed\n");
+	EXPECT_EQ(mod_.selftests, 1);
+	mod_.errors["selftest"] = EIO;
+	EXPECT_EQ(run({ "selftest" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: selftest: Input/output error\n");
+	mod_.errors["selftest"] = ENOTTY;
+	EXPECT_EQ(run({ "selftest" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: selftest: not supported by this module version\n");
+}
+
+TEST_F(CliTest, Version)
+{
+	EXPECT_EQ(run({ "version" }), 0);
+	EXPECT_EQ(out_.str(), "ramcrypt " RAMCRYPT_TOOL_VERSION " (ABI 1)\nmodule 0.1.0 (ABI 1)\n");
+	EXPECT_EQ(run({ "version", "--json" }), 0);
+	EXPECT_EQ(out_.str(), "{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"tool_abi\":1,"
+			      "\"loaded\":true,\"module_version\":\"0.1.0\",\"module_abi\":1}\n");
+}
+
+TEST_F(CliTest, VersionWithoutModule)
+{
+	mod_.open_error = ENOENT;
+	EXPECT_EQ(run({ "version" }), 0);
+	EXPECT_EQ(out_.str(), "ramcrypt " RAMCRYPT_TOOL_VERSION " (ABI 1)\nmodule not loaded\n");
+	EXPECT_EQ(run({ "version", "--json" }), 0);
+	EXPECT_EQ(out_.str(), "{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"tool_abi\":1,\"loaded\":false}\n");
+	EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CliTest, VersionDeviceNotAccessible)
+{
+	mod_.open_error = EACCES;
+	EXPECT_EQ(run({ "version" }), 1);
+	EXPECT_EQ(out_.str(), "ramcrypt " RAMCRYPT_TOOL_VERSION " (ABI 1)\n");
+	EXPECT_EQ(err_.str(), "ramcrypt: /dev/ramcrypt: Permission denied\n");
+}
+
+} // namespace
+} // namespace ramcrypt::test
