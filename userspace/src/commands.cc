@@ -238,11 +238,12 @@ void print_list(Env &env, const std::string &title, const std::vector<std::strin
 		env.out << "  - " << item << '\n';
 }
 
-// LIST with a buffer grown until every protected process fits.
+// LIST with a buffer grown until every protected process fits. The module may
+// cap one answer, so give up instead of asking forever.
 int list_pids(Device &dev, std::vector<__u64> &pids)
 {
 	pids.resize(64);
-	for (;;) {
+	for (int attempt = 0; attempt < 8; attempt++) {
 		ramcrypt_list l = {};
 		l.pids = reinterpret_cast<std::uintptr_t>(pids.data());
 		l.count = pids.size();
@@ -254,6 +255,7 @@ int list_pids(Device &dev, std::vector<__u64> &pids)
 		}
 		pids.resize(l.count + 64); // room for processes protected meanwhile
 	}
+	return EAGAIN;
 }
 
 std::string ask_passphrase(Env &env, bool verify, Secret &pass)
@@ -601,6 +603,11 @@ int cmd_key_load(Env &env, const KeyLoadOptions &opt)
 	k.len = key.size();
 	int e = dev->key_load(k);
 	key.clear();
+	if (e == EBUSY) {
+		env.err << "ramcrypt: key load: " << std::strerror(e)
+			<< " (pages are encrypted with the current key: unprotect every process first)\n";
+		return exit_failure;
+	}
 	if (e) {
 		report(env, "key load", e);
 		return exit_failure;

@@ -471,6 +471,26 @@ TEST_F(CliTest, PsListsMoreProcessesThanTheFirstBuffer)
 	EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 300);
 }
 
+// A module that never fits its answer in the buffer must not keep ps asking.
+TEST_F(CliTest, PsGivesUpOnAnEndlessList)
+{
+	class Endless final : public FakeDevice {
+	public:
+		using FakeDevice::FakeDevice;
+		int list(ramcrypt_list &l) override
+		{
+			l.count += 1000;
+			return 0;
+		}
+	};
+	env_.open_device = [this](Access, int &e) -> std::unique_ptr<Device> {
+		e = 0;
+		return std::make_unique<Endless>(mod_);
+	};
+	EXPECT_EQ(run({ "ps" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: ps: Resource temporarily unavailable\n");
+}
+
 TEST_F(CliTest, PsUnsupported)
 {
 	mod_.errors["list"] = ENOTTY;
@@ -712,7 +732,11 @@ TEST_F(CliTest, KeyLoadRefusedByModule)
 {
 	mod_.errors["key_load"] = EBUSY;
 	EXPECT_EQ(run({ "key", "load", "--passphrase", "--iterations", "1000" }), 1);
-	EXPECT_EQ(err_.str(), "ramcrypt: key load: Device or resource busy\n");
+	EXPECT_EQ(err_.str(), "ramcrypt: key load: Device or resource busy (pages are encrypted with "
+			      "the current key: unprotect every process first)\n");
+	mod_.errors["key_load"] = EPERM;
+	EXPECT_EQ(run({ "key", "load", "--passphrase", "--iterations", "1000" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: key load: Operation not permitted\n");
 }
 
 // --- selftest, version --------------------------------------------------------

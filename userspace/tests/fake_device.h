@@ -29,7 +29,7 @@ struct FakeModule {
 	std::function<std::unique_ptr<Device>(Access, int &)> opener();
 };
 
-class FakeDevice final : public Device {
+class FakeDevice : public Device {
 public:
 	explicit FakeDevice(FakeModule &m) : m_(m) {}
 
