@@ -7,24 +7,36 @@
 #include <linux/module.h>
 
 #include "control.h"
+#include "keystore.h"
 #include "ramcrypt.h"
 
 static int __init rc_init(void)
 {
 	int ret;
 
-	ret = rc_control_init();
+	/* First: the KATs and the key, before anything could encrypt a page. */
+	ret = rc_keystore_init();
 	if (ret)
 		return ret;
+	ret = rc_control_init();
+	if (ret)
+		goto err_keystore;
+	rc_keystore_debugfs_init();
 
 	pr_info("version %d.%d.%d loaded\n", RAMCRYPT_VERSION_MAJOR,
 		RAMCRYPT_VERSION_MINOR, RAMCRYPT_VERSION_PATCH);
 	return 0;
+
+err_keystore:
+	rc_keystore_uninit();
+	return ret;
 }
 
 static void __exit rc_exit(void)
 {
+	rc_keystore_debugfs_uninit();
 	rc_control_uninit();
+	rc_keystore_uninit();
 	pr_info("unloaded\n");
 }
 

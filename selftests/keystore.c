@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The keystore: the key in DR0-DR3 survives what could take it away. Runs in the
+ * test guest as root with ramcrypt.ko loaded (scripts/guest-run).
+ *
+ *  - ptrace and perf cannot claim a hardware breakpoint (the four slots are ours),
+ *    and reading the debug registers through ptrace shows no key bits;
+ *  - a CPU taken offline and back online holds the key again;
+ *  - 10,000 page round trips on every CPU, with the key checked before each use;
+ *  - suspend is refused with a random key, and allowed once allow_suspend is set.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/ramcrypt.h>
+
+#include "kselftest_harness.h"
+
+#define ROUNDTRIP "/sys/kernel/debug/ramcrypt/selftest_roundtrip"
+#define PARAM_ALLOW_SUSPEND "/sys/module/ramcrypt/parameters/allow_suspend"
+#define KEY_BAD (RAMCRYPT_DEGRADED_KEY_LOST | RAMCRYPT_DEGRADED_KEY_HEALED | \
+		 RAMCRYPT_DEGRADED_SLOTS)
+
+static volatile long watched;
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	err = n < 0 ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+static int pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* 0 and *st filled, or -errno (-ENOTTY while the module has no STATUS yet). */
+static int key_status(struct ramcrypt_status *st)
+{
+	int fd = open(RAMCRYPT_DEVICE, O_RDWR | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	memset(st, 0, sizeof(*st));
+	ret = ioctl(fd, RAMCRYPT_IOC_STATUS, st) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* Encrypt and decrypt n pages on @cpu through the module; 0 or -errno. */
+static int roundtrips(int cpu, unsigned int n)
+{
+	char num[16];
+
+	if (pin_to_cpu(cpu))
+		return -errno;
+	snprintf(num, sizeof(num), "%u", n);
+	return write_file(ROUNDTRIP, num);
+}
+
+FIXTURE(tracee) {
+	pid_t child;
+};
+
+FIXTURE_SETUP(tracee)
+{
+	int status;
+
+	self->child = fork();
+	ASSERT_GE(self->child, 0);
+	if (self->child == 0) {
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
+	ASSERT_TRUE(WIFSTOPPED(status));
+}
+
+FIXTURE_TEARDOWN(tracee)
+{
+	kill(self->child, SIGKILL);
+	waitpid(self->child, NULL, 0);
+}
+
+#define DR_OFFSET(n) offsetof(struct user, u_debugreg[n])
+
+TEST_F(tracee, pokeuser_debugregs_fail)
+{
+	/* A valid user watchpoint: it can only fail for want of a free slot. */
+	for (int i = 0; i < 4; i++) {
+		errno = 0;
+		EXPECT_EQ(-1, ptrace(PTRACE_POKEUSER, self->child, DR_OFFSET(i),
+				     (void *)&watched)) TH_LOG("DR%d took a breakpoint", i);
+		EXPECT_EQ(ENOSPC, errno) TH_LOG("DR%d: %s", i, strerror(errno));
+	}
+	/* DR7: enable DR0 as a 4-byte write watchpoint (L0, RW0=01, LEN0=11). */
+	errno = 0;
+	EXPECT_EQ(-1, ptrace(PTRACE_POKEUSER, self->child, DR_OFFSET(7),
+			     (void *)((1UL << 0) | (1UL << 16) | (3UL << 18))));
+	EXPECT_EQ(ENOSPC, errno) TH_LOG("DR7: %s", strerror(errno));
+}
+
+TEST_F(tracee, peekuser_debugregs_read_zero)
+{
+	for (int i = 0; i < 8; i++) {
+		long v;
+
+		if (i == 4 || i == 5 || i == 6)
+			continue;	/* DR4/5 do not exist; DR6 is the status */
+		errno = 0;
+		v = ptrace(PTRACE_PEEKUSER, self->child, DR_OFFSET(i), NULL);
+		ASSERT_EQ(0, errno) TH_LOG("DR%d: %s", i, strerror(errno));
+		EXPECT_EQ(0, v) TH_LOG("DR%d reads %#lx", i, v);
+	}
+}
+
+static int bp_open(pid_t pid, int cpu, __u32 type)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_BREAKPOINT,
+		.size = sizeof(attr),
+		.bp_type = type,
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+
+	if (type == HW_BREAKPOINT_X) {
+		attr.bp_addr = (unsigned long)&bp_open;
+		attr.bp_len = sizeof(long);
+	} else {
+		attr.bp_addr = (unsigned long)&watched;
+		attr.bp_len = HW_BREAKPOINT_LEN_4;
+	}
+	return syscall(__NR_perf_event_open, &attr, pid, cpu, -1, 0);
+}
+
+TEST(perf_breakpoints_fail)
+{
+	const struct { pid_t pid; int cpu; __u32 type; } cases[] = {
+		{ 0, -1, HW_BREAKPOINT_W },	/* this task, any CPU */
+		{ 0, -1, HW_BREAKPOINT_RW },
+		{ 0, -1, HW_BREAKPOINT_X },	/* instruction breakpoints share the slots */
+		{ -1, 0, HW_BREAKPOINT_W },	/* CPU-wide */
+		{ -1, 1, HW_BREAKPOINT_X },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd;
+
+		if (cases[i].cpu >= sysconf(_SC_NPROCESSORS_ONLN))
+			continue;
+		errno = 0;
+		fd = bp_open(cases[i].pid, cases[i].cpu, cases[i].type);
+		EXPECT_EQ(-1, fd) TH_LOG("case %zu: perf breakpoint opened", i);
+		EXPECT_EQ(ENOSPC, errno) TH_LOG("case %zu: %s", i, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+FIXTURE(cpu1) {
+	int dummy;
+};
+
+FIXTURE_SETUP(cpu1)
+{
+	if (access("/sys/devices/system/cpu/cpu1/online", W_OK))
+		SKIP(return, "cpu1 cannot be taken offline here (needs 2 CPUs)");
+}
+
+FIXTURE_TEARDOWN(cpu1)
+{
+	write_file("/sys/devices/system/cpu/cpu1/online", "1");
+}
+
+TEST_F_TIMEOUT(cpu1, offline_online_keeps_key, 120)
+{
+	struct ramcrypt_status before, st;
+	int sret, ret;
+
+	sret = key_status(&before);
+	for (int round = 0; round < 3; round++) {
+		ASSERT_EQ(0, write_file("/sys/devices/system/cpu/cpu1/online", "0"));
+		ASSERT_EQ(0, write_file("/sys/devices/system/cpu/cpu1/online", "1"));
+	}
+	if (sret == 0) {
+		ASSERT_EQ(0, key_status(&st));
+		EXPECT_EQ(st.cpus_online, st.cpus_with_key);
+		EXPECT_EQ(0ULL, st.degraded & KEY_BAD) TH_LOG("degraded %#llx",
+						   (unsigned long long)st.degraded);
+		EXPECT_EQ((__u64)RAMCRYPT_KEY_RANDOM, st.key_source);
+		/* The online callback restored cpu1 each time, not the cipher's fallback. */
+		EXPECT_LE(before.key_heals + 3, st.key_heals);
+	}
+	/* And the key works there. */
+	ret = roundtrips(1, 100);
+	ASSERT_EQ(0, ret) TH_LOG("round trips on cpu1: %s", strerror(-ret));
+	if (sret == -ENOTTY)
+		SKIP(return, "RAMCRYPT_IOC_STATUS: ENOTTY (not in this module yet); only the round trips were checked");
+	ASSERT_EQ(0, sret) TH_LOG("STATUS: %s", strerror(-sret));
+}
+
+FIXTURE(cpus) {
+	int dummy;
+};
+
+FIXTURE_SETUP(cpus)
+{
+}
+
+FIXTURE_TEARDOWN(cpus)
+{
+	pin_to_cpu(0);
+}
+
+TEST_F_TIMEOUT(cpus, roundtrips_every_cpu, 600)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct ramcrypt_status st;
+	int ret;
+
+	for (int cpu = 0; cpu < ncpu; cpu++) {
+		ret = roundtrips(cpu, 10000);
+		ASSERT_EQ(0, ret) TH_LOG("cpu%d: %s", cpu, strerror(-ret));
+	}
+	ret = key_status(&st);
+	if (ret == -ENOTTY)
+		SKIP(return, "RAMCRYPT_IOC_STATUS: ENOTTY (not in this module yet); the round trips passed");
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(st.cpus_online, st.cpus_with_key);
+	EXPECT_EQ(0ULL, st.degraded & KEY_BAD);
+}
+
+/* The runtime known-answer tests take this CPU's key away and heal it back. */
+TEST_F_TIMEOUT(cpus, selftest_ioctl_restores_key, 120)
+{
+	struct ramcrypt_status before, st;
+	int fd, ret;
+
+	fd = open(RAMCRYPT_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ret = key_status(&before);
+	if (ret == -ENOTTY)
+		SKIP(return, "RAMCRYPT_IOC_STATUS: ENOTTY (not in this module yet)");
+	ASSERT_EQ(0, ret);
+	for (int cpu = 0; cpu < sysconf(_SC_NPROCESSORS_ONLN); cpu++) {
+		ASSERT_EQ(0, pin_to_cpu(cpu));
+		ret = ioctl(fd, RAMCRYPT_IOC_SELFTEST) ? errno : 0;
+		if (ret == ENOTTY)
+			SKIP(return, "RAMCRYPT_IOC_SELFTEST: ENOTTY (not in this module yet)");
+		ASSERT_EQ(0, ret) TH_LOG("cpu%d: %s", cpu, strerror(ret));
+		ASSERT_EQ(0, roundtrips(cpu, 10));
+	}
+	close(fd);
+	ASSERT_EQ(0, key_status(&st));
+	EXPECT_EQ(st.cpus_online, st.cpus_with_key);
+	EXPECT_EQ(0ULL, st.degraded & KEY_BAD);
+	EXPECT_LE(before.key_heals + st.cpus_online, st.key_heals);
+}
+
+/*
+ * /sys/power/pm_test=freezer makes a suspend that is not refused come back after
+ * freezing tasks, instead of sleeping until a wake-up that never comes in the guest.
+ */
+FIXTURE(suspend) {
+	char states[128];
+};
+
+FIXTURE_SETUP(suspend)
+{
+	if (read_file("/sys/power/state", self->states, sizeof(self->states)))
+		SKIP(return, "no /sys/power/state");
+	if (write_file("/sys/power/pm_test", "freezer"))
+		SKIP(return, "no /sys/power/pm_test (CONFIG_PM_DEBUG); not risking a real suspend");
+}
+
+FIXTURE_TEARDOWN(suspend)
+{
+	write_file(PARAM_ALLOW_SUSPEND, "N");
+	write_file("/sys/power/pm_test", "none");
+}
+
+TEST_F_TIMEOUT(suspend, refused_with_random_key, 60)
+{
+	const char *states[] = { "freeze", "mem" };
+	int tried = 0;
+
+	ASSERT_EQ(0, write_file(PARAM_ALLOW_SUSPEND, "N"));
+	for (size_t i = 0; i < 2; i++) {
+		int ret;
+
+		if (!strstr(self->states, states[i]))
+			continue;
+		tried++;
+		ret = write_file("/sys/power/state", states[i]);
+		EXPECT_TRUE(ret == -EBUSY || ret == -EPERM)
+			TH_LOG("%s: %s", states[i], ret ? strerror(-ret) : "suspend went ahead");
+	}
+	ASSERT_NE(0, tried) TH_LOG("no suspend state in '%s'", self->states);
+}
+
+/* The control run: the refusal above came from ramcrypt, and the key survives. */
+TEST_F_TIMEOUT(suspend, allowed_with_allow_suspend, 60)
+{
+	ASSERT_EQ(0, write_file(PARAM_ALLOW_SUSPEND, "Y"));
+	EXPECT_EQ(0, write_file("/sys/power/state", "freeze"));
+	ASSERT_EQ(0, write_file(PARAM_ALLOW_SUSPEND, "N"));
+	EXPECT_EQ(0, roundtrips(0, 10));
+}
+
+static int key_load(const unsigned char key[RAMCRYPT_KEY_BYTES])
+{
+	struct ramcrypt_key k = {
+		.key = (unsigned long)key,
+		.len = RAMCRYPT_KEY_BYTES,
+	};
+	int fd = open(RAMCRYPT_DEVICE, O_RDWR | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, RAMCRYPT_IOC_KEY_LOAD, &k) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Last, as it leaves a passphrase key behind: suspend is allowed with one, the key
+ * is dropped at resume, and only the same key brings the module back.
+ */
+TEST_F_TIMEOUT(suspend, passphrase_key_asked_again_after_resume, 60)
+{
+	unsigned char key[RAMCRYPT_KEY_BYTES], wrong[RAMCRYPT_KEY_BYTES];
+	struct ramcrypt_status st;
+	int ret;
+
+	for (int i = 0; i < RAMCRYPT_KEY_BYTES; i++) {
+		key[i] = 0x5a ^ (i * 7);
+		wrong[i] = key[i] ^ (i == 31);
+	}
+	ret = key_load(key);
+	if (ret == -ENOTTY)
+		SKIP(return, "RAMCRYPT_IOC_KEY_LOAD: ENOTTY (not in this module yet)");
+	ASSERT_EQ(0, ret) TH_LOG("KEY_LOAD: %s", strerror(-ret));
+	ASSERT_EQ(0, key_status(&st));
+	EXPECT_EQ((__u64)RAMCRYPT_KEY_PASSPHRASE, st.key_source);
+	ASSERT_EQ(0, roundtrips(0, 10));
+
+	ASSERT_EQ(0, write_file(PARAM_ALLOW_SUSPEND, "N"));
+	ASSERT_EQ(0, write_file("/sys/power/state", "freeze"));
+	ASSERT_EQ(0, key_status(&st));
+	EXPECT_NE(0ULL, st.degraded & RAMCRYPT_DEGRADED_KEY_LOST);
+	EXPECT_EQ(0ULL, st.cpus_with_key);
+	EXPECT_EQ(-EKEYREJECTED, roundtrips(0, 1));
+
+	EXPECT_EQ(-EKEYREJECTED, key_load(wrong));
+	EXPECT_EQ(-EKEYREJECTED, roundtrips(1, 1));
+	ASSERT_EQ(0, key_load(key));
+	ASSERT_EQ(0, key_status(&st));
+	EXPECT_EQ(0ULL, st.degraded & KEY_BAD);
+	EXPECT_EQ(st.cpus_online, st.cpus_with_key);
+	EXPECT_EQ(0, roundtrips(0, 10));
+	EXPECT_EQ(0, roundtrips(1, 10));
+}
+
+TEST_HARNESS_MAIN
