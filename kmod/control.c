@@ -1,16 +1,50 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Control plane: the /dev/ramcrypt misc device and its ioctls
- * (include/uapi/linux/ramcrypt.h).
+ * (include/uapi/linux/ramcrypt.h), the policy sysctls in /proc/sys/ramcrypt/,
+ * load-time defaults as module parameters, and statistics in debugfs.
  */
+#include <linux/capability.h>
+#include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/sysctl.h>
 #include <linux/uaccess.h>
 #include <uapi/linux/ramcrypt.h>
 
 #include "control.h"
+#include "keystore.h"
+#include "pages.h"
+#include "procs.h"
 #include "ramcrypt.h"
+
+#define RC_SCAN_MIN_MS		10
+#define RC_SCAN_MAX_MS		3600000
+#define RC_LIST_MAX		65536
+
+module_param_named(default_window, rc_default_window, uint, 0444);
+MODULE_PARM_DESC(default_window, "Window in pages for a protect without one (sysctl ramcrypt.default_window)");
+module_param_named(max_window, rc_max_window, uint, 0444);
+MODULE_PARM_DESC(max_window, "Largest window a process may get (sysctl ramcrypt.max_window)");
+module_param_named(scan_interval_ms, rc_scan_interval_ms, uint, 0444);
+MODULE_PARM_DESC(scan_interval_ms, "Scanner period (sysctl ramcrypt.scan_interval_ms)");
+module_param_named(ciphertext_cap_pages, rc_pages_cap, ulong, 0444);
+MODULE_PARM_DESC(ciphertext_cap_pages, "Most ciphertext pages in use, 0 = half of RAM (sysctl ramcrypt.ciphertext_cap_pages)");
+
+/* A pid from the uapi: 0 (the caller) or a positive pid_t. */
+static int rc_pid(u64 v, pid_t *pid)
+{
+	if (v > INT_MAX)
+		return -EINVAL;
+	*pid = v;
+	return 0;
+}
 
 static long rc_ioctl_version(void __user *arg)
 {
@@ -23,6 +57,129 @@ static long rc_ioctl_version(void __user *arg)
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+static long rc_ioctl_protect(void __user *arg)
+{
+	struct ramcrypt_protect p;
+	pid_t pid;
+
+	if (copy_from_user(&p, arg, sizeof(p)))
+		return -EFAULT;
+	if (rc_pid(p.pid, &pid) || (p.flags & ~RAMCRYPT_PROTECT_FLAGS) ||
+	    p.window > RC_WINDOW_HARD_MAX)
+		return -EINVAL;
+	return rc_procs_protect(pid, p.flags, p.window);
+}
+
+static long rc_ioctl_unprotect(void __user *arg)
+{
+	struct ramcrypt_pid p;
+	pid_t pid;
+
+	if (copy_from_user(&p, arg, sizeof(p)))
+		return -EFAULT;
+	if (rc_pid(p.pid, &pid) || p.flags)
+		return -EINVAL;
+	return rc_procs_unprotect(pid);
+}
+
+static long rc_ioctl_set_window(void __user *arg)
+{
+	struct ramcrypt_window w;
+	pid_t pid;
+
+	if (copy_from_user(&w, arg, sizeof(w)))
+		return -EFAULT;
+	if (rc_pid(w.pid, &pid) || w.window > RC_WINDOW_HARD_MAX)
+		return -EINVAL;
+	return rc_procs_set_window(pid, w.window);
+}
+
+static long rc_ioctl_proc_stats(void __user *arg)
+{
+	struct ramcrypt_proc_stats st;
+	pid_t pid;
+	int ret;
+
+	if (copy_from_user(&st, arg, sizeof(st)))
+		return -EFAULT;
+	if (rc_pid(st.pid, &pid) || memchr_inv(st.reserved, 0, sizeof(st.reserved)))
+		return -EINVAL;
+	memset(&st, 0, sizeof(st));
+	st.pid = pid;
+	ret = rc_procs_stats(pid, &st);
+	if (ret)
+		return ret;
+	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+static long rc_ioctl_list(void __user *arg)
+{
+	struct ramcrypt_list l;
+	size_t cap, i;
+	pid_t *pids;
+	long n;
+	int ret = 0;
+
+	if (copy_from_user(&l, arg, sizeof(l)))
+		return -EFAULT;
+	if (l.count && !l.pids)
+		return -EINVAL;
+	cap = min_t(u64, l.count, RC_LIST_MAX);
+	pids = kvcalloc(max_t(size_t, cap, 1), sizeof(*pids), GFP_KERNEL);
+	if (!pids)
+		return -ENOMEM;
+	n = rc_procs_list(pids, cap);
+	for (i = 0; i < min_t(size_t, n, cap); i++) {
+		u64 v = pids[i];
+
+		if (put_user(v, (u64 __user *)u64_to_user_ptr(l.pids) + i)) {
+			ret = -EFAULT;
+			goto out;
+		}
+	}
+	/* count: how many there are; more than the capacity means "call again". */
+	l.count = n;
+	if (copy_to_user(arg, &l, sizeof(l)))
+		ret = -EFAULT;
+out:
+	kvfree(pids);
+	return ret;
+}
+
+static long rc_ioctl_status(void __user *arg)
+{
+	struct ramcrypt_status st = {};
+
+	rc_keystore_status(&st);
+	rc_procs_status(&st);
+	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+static long rc_ioctl_key_load(void __user *arg)
+{
+	u8 key[RAMCRYPT_KEY_BYTES];
+	struct ramcrypt_key k;
+	int ret;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (copy_from_user(&k, arg, sizeof(k)))
+		return -EFAULT;
+	if (k.len != RAMCRYPT_KEY_BYTES || k.flags || !k.key)
+		return -EINVAL;
+	/* Pages encrypted under the old key would become unreadable. */
+	if (rc_pages_in_use())
+		return -EBUSY;
+	if (copy_from_user(key, u64_to_user_ptr(k.key), sizeof(key))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	ret = rc_keystore_load_key(key);
+out:
+	memzero_explicit(key, sizeof(key));
+	return ret;
+}
+
 static long rc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -30,6 +187,24 @@ static long rc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case RAMCRYPT_IOC_VERSION:
 		return rc_ioctl_version(uarg);
+	case RAMCRYPT_IOC_PROTECT:
+		return rc_ioctl_protect(uarg);
+	case RAMCRYPT_IOC_UNPROTECT:
+		return rc_ioctl_unprotect(uarg);
+	case RAMCRYPT_IOC_SET_WINDOW:
+		return rc_ioctl_set_window(uarg);
+	case RAMCRYPT_IOC_PROC_STATS:
+		return rc_ioctl_proc_stats(uarg);
+	case RAMCRYPT_IOC_LIST:
+		return rc_ioctl_list(uarg);
+	case RAMCRYPT_IOC_STATUS:
+		return rc_ioctl_status(uarg);
+	case RAMCRYPT_IOC_KEY_LOAD:
+		return rc_ioctl_key_load(uarg);
+	case RAMCRYPT_IOC_SELFTEST:
+		if (!capable(CAP_SYS_ADMIN))
+			return -EPERM;
+		return rc_keystore_selftest();
 	default:
 		return -ENOTTY;
 	}
@@ -50,12 +225,157 @@ static struct miscdevice rc_miscdev = {
 	.mode = 0600,
 };
 
+/* ---- sysctl: values are checked, never clamped ---- */
+
+static DEFINE_MUTEX(rc_sysctl_lock);	/* cross-field checks see a stable pair */
+static unsigned int rc_allow_suspend_uint;	/* sysctl view of rc_allow_suspend */
+
+static bool rc_sysctl_valid(void *data, unsigned long v)
+{
+	if (data == &rc_default_window)
+		return v >= RAMCRYPT_MIN_WINDOW && v <= rc_max_window;
+	if (data == &rc_max_window)
+		return v >= RAMCRYPT_MIN_WINDOW && v >= rc_default_window &&
+		       v <= RC_WINDOW_HARD_MAX;
+	if (data == &rc_scan_interval_ms)
+		return v >= RC_SCAN_MIN_MS && v <= RC_SCAN_MAX_MS;
+	if (data == &rc_pages_cap)
+		return v <= totalram_pages();
+	if (data == &rc_allow_suspend_uint)
+		return v <= 1;
+	return false;
+}
+
+static int rc_sysctl_handler(struct ctl_table *table, int write, void *buffer,
+			     size_t *lenp, loff_t *ppos)
+{
+	struct ctl_table t = *table;
+	unsigned long ul;
+	unsigned int ui;
+	bool is_ulong = table->data == &rc_pages_cap;
+	int ret;
+
+	mutex_lock(&rc_sysctl_lock);
+	if (table->data == &rc_allow_suspend_uint)
+		rc_allow_suspend_uint = READ_ONCE(rc_allow_suspend);
+	if (is_ulong) {
+		ul = READ_ONCE(rc_pages_cap);
+		t.data = &ul;
+		ret = proc_doulongvec_minmax(&t, write, buffer, lenp, ppos);
+	} else {
+		ui = READ_ONCE(*(unsigned int *)table->data);
+		ul = ui;
+		t.data = &ui;
+		ret = proc_douintvec(&t, write, buffer, lenp, ppos);
+		ul = ui;
+	}
+	if (ret || !write)
+		goto out;
+	if (!rc_sysctl_valid(table->data, ul)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (is_ulong)
+		WRITE_ONCE(rc_pages_cap, ul);
+	else
+		WRITE_ONCE(*(unsigned int *)table->data, ui);
+	if (table->data == &rc_allow_suspend_uint)
+		WRITE_ONCE(rc_allow_suspend, ui);
+	if (table->data == &rc_scan_interval_ms)
+		rc_procs_scanner_kick();
+out:
+	mutex_unlock(&rc_sysctl_lock);
+	return ret;
+}
+
+#define RC_SYSCTL(n, var) {				\
+	.procname = n,					\
+	.data = &(var),					\
+	.maxlen = sizeof(var),				\
+	.mode = 0644,					\
+	.proc_handler = rc_sysctl_handler,		\
+}
+
+static struct ctl_table rc_sysctl_table[] = {
+	RC_SYSCTL("default_window", rc_default_window),
+	RC_SYSCTL("max_window", rc_max_window),
+	RC_SYSCTL("scan_interval_ms", rc_scan_interval_ms),
+	RC_SYSCTL("ciphertext_cap_pages", rc_pages_cap),
+	RC_SYSCTL("allow_suspend", rc_allow_suspend_uint),
+	{}
+};
+
+static struct ctl_table_header *rc_sysctl_header;
+
+/* ---- debugfs ---- */
+
+static int rc_debugfs_status_show(struct seq_file *m, void *v)
+{
+	struct ramcrypt_status st = {};
+
+	rc_keystore_status(&st);
+	rc_procs_status(&st);
+	seq_printf(m, "key_source %llu\nkey_generation %llu\ncpus_online %llu\n"
+		   "cpus_with_key %llu\ndegraded %#llx\nprotected_procs %llu\n"
+		   "encrypted_pages %llu\nwindow_pages %llu\nencryptions %llu\n"
+		   "decryptions %llu\nscanner_passes %llu\nskipped_pinned %llu\n"
+		   "degraded_events %llu\nkey_heals %llu\ndevice_pages %lu\n",
+		   st.key_source, st.key_generation, st.cpus_online,
+		   st.cpus_with_key, st.degraded, st.protected_procs,
+		   st.encrypted_pages, st.window_pages, st.encryptions,
+		   st.decryptions, st.scanner_passes, st.skipped_pinned,
+		   st.degraded_events, st.key_heals, rc_pages_device_pages());
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(rc_debugfs_status);
+
+static int rc_debugfs_procs_show(struct seq_file *m, void *v)
+{
+	rc_procs_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(rc_debugfs_procs);
+
+static struct dentry *rc_debugfs_dir;
+
 int rc_control_init(void)
 {
-	return misc_register(&rc_miscdev);
+	unsigned long cap = rc_pages_cap;
+	int ret;
+
+	/* Load-time defaults obey the sysctl rules (cap 0: the default). */
+	if (!rc_sysctl_valid(&rc_default_window, rc_default_window) ||
+	    !rc_sysctl_valid(&rc_max_window, rc_max_window) ||
+	    !rc_sysctl_valid(&rc_scan_interval_ms, rc_scan_interval_ms) ||
+	    !rc_sysctl_valid(&rc_pages_cap, cap)) {
+		pr_err("invalid module parameter (see modinfo ramcrypt)\n");
+		return -EINVAL;
+	}
+	rc_sysctl_header = register_sysctl("ramcrypt", rc_sysctl_table);
+	if (!rc_sysctl_header)
+		return -ENOMEM;
+
+	/* Statistics only: debugfs failures are not fatal, as everywhere. */
+	rc_debugfs_dir = debugfs_create_dir("ramcrypt", NULL);
+	debugfs_create_file("status", 0400, rc_debugfs_dir, NULL,
+			    &rc_debugfs_status_fops);
+	debugfs_create_file("procs", 0400, rc_debugfs_dir, NULL,
+			    &rc_debugfs_procs_fops);
+
+	/* Last: from here on userspace can reach everything. */
+	ret = misc_register(&rc_miscdev);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	debugfs_remove_recursive(rc_debugfs_dir);
+	unregister_sysctl_table(rc_sysctl_header);
+	return ret;
 }
 
 void rc_control_uninit(void)
 {
 	misc_deregister(&rc_miscdev);
+	debugfs_remove_recursive(rc_debugfs_dir);
+	unregister_sysctl_table(rc_sysctl_header);
 }

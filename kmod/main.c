@@ -8,6 +8,8 @@
 
 #include "control.h"
 #include "keystore.h"
+#include "pages.h"
+#include "procs.h"
 #include "ramcrypt.h"
 
 static int __init rc_init(void)
@@ -18,15 +20,26 @@ static int __init rc_init(void)
 	ret = rc_keystore_init();
 	if (ret)
 		return ret;
-	ret = rc_control_init();
+	ret = rc_pages_init();
 	if (ret)
 		goto err_keystore;
+	ret = rc_procs_init();
+	if (ret)
+		goto err_pages;
+	/* Last: userspace must not reach a half-initialised module. */
+	ret = rc_control_init();
+	if (ret)
+		goto err_procs;
 	rc_keystore_debugfs_init();
 
 	pr_info("version %d.%d.%d loaded\n", RAMCRYPT_VERSION_MAJOR,
 		RAMCRYPT_VERSION_MINOR, RAMCRYPT_VERSION_PATCH);
 	return 0;
 
+err_procs:
+	rc_procs_uninit();
+err_pages:
+	rc_pages_uninit();
 err_keystore:
 	rc_keystore_uninit();
 	return ret;
@@ -36,6 +49,8 @@ static void __exit rc_exit(void)
 {
 	rc_keystore_debugfs_uninit();
 	rc_control_uninit();
+	rc_procs_uninit();
+	rc_pages_uninit();
 	rc_keystore_uninit();
 	pr_info("unloaded\n");
 }

@@ -10,6 +10,9 @@
 #include <linux/types.h>
 #include <uapi/linux/ramcrypt.h>
 
+struct mm_struct;
+struct seq_file;
+
 int rc_procs_init(void);
 void rc_procs_uninit(void);
 
@@ -21,5 +24,18 @@ int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st);
 long rc_procs_list(pid_t *pids, size_t cap);
 /* Fill the page-engine fields of a status reply. */
 void rc_procs_status(struct ramcrypt_status *st);
+
+/* Tunables (sysctl /proc/sys/ramcrypt, module parameters); see control.c. */
+#define RC_WINDOW_HARD_MAX	4096
+extern unsigned int rc_default_window;
+extern unsigned int rc_max_window;
+extern unsigned int rc_scan_interval_ms;
+/* Re-arm the scanner after scan_interval_ms changed. */
+void rc_procs_scanner_kick(void);
+
+/* debugfs: one line per protected process. */
+void rc_procs_show(struct seq_file *m);
+/* The page engine decrypted n pages of mm on a fault (any context with mm alive). */
+void rc_procs_note_decrypt(struct mm_struct *mm, unsigned long n);
 
 #endif

@@ -17,8 +17,11 @@
 #define RAMCRYPT_ABI_VERSION	1
 #define RAMCRYPT_IOC_MAGIC	0xE7
 
-/* Smallest window the page engine accepts (see docs/DESIGN.md: one instruction). */
-#define RAMCRYPT_MIN_WINDOW	4
+/*
+ * Smallest window the page engine accepts: the pages one x86 instruction can need
+ * at once (code 2 + source 2 + destination 2, docs/PAGE_ENGINE.md).
+ */
+#define RAMCRYPT_MIN_WINDOW	6
 
 struct ramcrypt_version {
 	__u64 abi;		/* out: RAMCRYPT_ABI_VERSION of the module */

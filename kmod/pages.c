@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Page engine. An encrypted page is a device-private (HMM) page in the process's
+ * page table: the CPU cannot map it, any touch faults into rc_migrate_to_ram().
+ * The device page's zone_device_data points to a system page holding the
+ * ciphertext; the tweak of that encryption is kept in the ciphertext page's
+ * page_private. Encrypting migrates a plaintext page to such a device page
+ * (migrate_vma_*, MIGRATE_VMA_SELECT_SYSTEM) and zeroes the plaintext page before
+ * the migration code frees it; decrypting migrates back
+ * (MIGRATE_VMA_SELECT_DEVICE_PRIVATE) into a fresh page. Device-private memory is
+ * added in chunks on demand, as lib/test_hmm.c does. See docs/PAGE_ENGINE.md.
+ */
+#include <linux/highmem.h>
+#include <linux/ioport.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/swapops.h>
+
+#include "cipher.h"
+#include "pages.h"
+#include "procs.h"
+
+#define RC_CHUNK_BYTES	(64UL << 20)
+#define RC_CHUNK_PAGES	(RC_CHUNK_BYTES >> PAGE_SHIFT)
+#define RC_MAX_CHUNKS	256	/* 16 GiB of ciphertext */
+#define RC_BATCH	32	/* pages per migrate_vma call (two arrays on the stack) */
+
+struct rc_chunk {
+	struct dev_pagemap pagemap;
+};
+
+static const struct dev_pagemap_ops rc_devmem_ops;
+
+/* migrate_vma uses pgmap->owner to pick our device-private pages only. */
+#define RC_OWNER	((void *)&rc_devmem_ops)
+
+static DEFINE_MUTEX(rc_chunks_lock);	/* rc_chunks[], rc_nr_chunks: growth, teardown */
+static struct rc_chunk *rc_chunks[RC_MAX_CHUNKS];
+static unsigned int rc_nr_chunks;
+
+/*
+ * Free device pages, linked through zone_device_data. page_free can run wherever
+ * the last reference of a page is dropped (under a page table lock, for one), so
+ * this is an irq-safe spinlock and nothing else is done under it.
+ */
+static DEFINE_SPINLOCK(rc_free_lock);
+static struct page *rc_free_pages;
+
+static atomic_long_t rc_ct_pages;	/* ciphertext pages allocated */
+struct rc_pstats rc_pages_global;
+unsigned long rc_pages_cap;
+
+static inline void rc_stat_inc(struct rc_pstats *st, size_t off, long n)
+{
+	atomic_long_add(n, (atomic_long_t *)((char *)&rc_pages_global + off));
+	if (st)
+		atomic_long_add(n, (atomic_long_t *)((char *)st + off));
+}
+
+#define rc_count(st, field, n) \
+	rc_stat_inc(st, offsetof(struct rc_pstats, field), n)
+
+static bool rc_is_our_page(struct page *page)
+{
+	return is_device_private_page(page) && page->pgmap->ops == &rc_devmem_ops;
+}
+
+/* ---- device-private memory ---- */
+
+static int rc_add_chunk(void)
+{
+	struct rc_chunk *chunk;
+	struct resource *res;
+	unsigned long pfn, first, last, flags;
+	void *ptr;
+	int ret = 0;
+
+	mutex_lock(&rc_chunks_lock);
+	if (READ_ONCE(rc_free_pages))
+		goto out;	/* someone else added one meanwhile */
+	ret = -ENOSPC;
+	if (rc_nr_chunks == RC_MAX_CHUNKS)
+		goto out;
+	ret = -ENOMEM;
+	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL);
+	if (!chunk)
+		goto out;
+	res = request_free_mem_region(&iomem_resource, RC_CHUNK_BYTES, "ramcrypt");
+	if (IS_ERR(res)) {
+		ret = PTR_ERR(res);
+		goto err_free;
+	}
+	chunk->pagemap.type = MEMORY_DEVICE_PRIVATE;
+	chunk->pagemap.range.start = res->start;
+	chunk->pagemap.range.end = res->end;
+	chunk->pagemap.nr_range = 1;
+	chunk->pagemap.ops = &rc_devmem_ops;
+	chunk->pagemap.owner = RC_OWNER;
+	ptr = memremap_pages(&chunk->pagemap, numa_node_id());
+	if (IS_ERR_OR_NULL(ptr)) {
+		ret = ptr ? PTR_ERR(ptr) : -EFAULT;
+		goto err_region;
+	}
+	rc_chunks[rc_nr_chunks++] = chunk;
+
+	first = chunk->pagemap.range.start >> PAGE_SHIFT;
+	last = first + RC_CHUNK_PAGES;
+	spin_lock_irqsave(&rc_free_lock, flags);
+	for (pfn = first; pfn < last; pfn++) {
+		struct page *page = pfn_to_page(pfn);
+
+		page->zone_device_data = rc_free_pages;
+		rc_free_pages = page;
+	}
+	spin_unlock_irqrestore(&rc_free_lock, flags);
+	ret = 0;
+	goto out;
+
+err_region:
+	release_mem_region(res->start, resource_size(res));
+err_free:
+	kfree(chunk);
+out:
+	mutex_unlock(&rc_chunks_lock);
+	return ret;
+}
+
+/* A locked device page with one reference (zone_device_page_init), or NULL. */
+static struct page *rc_devpage_alloc(void)
+{
+	unsigned long flags;
+	struct page *page;
+
+	for (;;) {
+		spin_lock_irqsave(&rc_free_lock, flags);
+		page = rc_free_pages;
+		if (page)
+			rc_free_pages = page->zone_device_data;
+		spin_unlock_irqrestore(&rc_free_lock, flags);
+		if (page)
+			break;
+		if (rc_add_chunk())
+			return NULL;
+	}
+	page->zone_device_data = NULL;
+	zone_device_page_init(page);
+	return page;
+}
+
+/* dev_pagemap_ops.page_free: the last reference to an encrypted page is gone. */
+static void rc_page_free(struct page *page)
+{
+	struct page *ct = page->zone_device_data;
+	unsigned long flags;
+
+	if (ct) {
+		set_page_private(ct, 0);
+		__free_page(ct);
+		atomic_long_dec(&rc_ct_pages);
+	}
+	spin_lock_irqsave(&rc_free_lock, flags);
+	page->zone_device_data = rc_free_pages;
+	rc_free_pages = page;
+	spin_unlock_irqrestore(&rc_free_lock, flags);
+}
+
+/* ---- page table inspection (mmap_lock held) ---- */
+
+enum rc_kind { RC_PLAIN, RC_CIPHER };
+/* Called for each plaintext anonymous or ramcrypt ciphertext entry; true stops. */
+typedef bool (*rc_walk_fn)(enum rc_kind kind, unsigned long addr, unsigned long nr,
+			   void *arg);
+
+/*
+ * Walk the page table of vma over [addr, end). The page-table pages cannot go away:
+ * the caller holds the mmap_lock, and page tables are freed only under its write
+ * side (6.1). Returns the address where fn stopped the walk, or end.
+ */
+static unsigned long rc_walk(struct vm_area_struct *vma, unsigned long addr,
+			     unsigned long end, rc_walk_fn fn, void *arg)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long next;
+
+	for (; addr < end; addr = next) {
+		pgd_t *pgd = pgd_offset(mm, addr);
+		pte_t *start_pte, *pte;
+		spinlock_t *ptl;
+		pmd_t *pmd, pmdv;
+		p4d_t *p4d;
+		pud_t *pud;
+		bool stop = false;
+
+		next = pgd_addr_end(addr, end);
+		if (pgd_none(*pgd) || pgd_bad(*pgd))
+			continue;
+		p4d = p4d_offset(pgd, addr);
+		next = p4d_addr_end(addr, end);
+		if (p4d_none(*p4d) || p4d_bad(*p4d))
+			continue;
+		pud = pud_offset(p4d, addr);
+		next = pud_addr_end(addr, end);
+		if (pud_none(*pud) || !pud_present(*pud) || pud_bad(*pud))
+			continue;
+		pmd = pmd_offset(pud, addr);
+		next = pmd_addr_end(addr, end);
+		pmdv = READ_ONCE(*pmd);
+		if (pmd_none(pmdv) || !pmd_present(pmdv))
+			continue;
+		if (pmd_trans_huge(pmdv)) {
+			struct page *page = pmd_page(pmdv);
+
+			/* The huge zero page is not PageAnon. */
+			if (PageAnon(page) &&
+			    fn(RC_PLAIN, addr, (next - addr) >> PAGE_SHIFT, arg))
+				return addr;
+			continue;
+		}
+		if (pmd_bad(pmdv))
+			continue;
+		start_pte = pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+		for (; addr < next; addr += PAGE_SIZE, pte++) {
+			pte_t p = *pte;
+
+			if (pte_present(p)) {
+				unsigned long pfn = pte_pfn(p);
+
+				if (is_zero_pfn(pfn) || !pfn_valid(pfn) ||
+				    !PageAnon(pfn_to_page(pfn)))
+					continue;
+				if (fn(RC_PLAIN, addr, 1, arg)) {
+					stop = true;
+					break;
+				}
+			} else if (!pte_none(p)) {
+				swp_entry_t e = pte_to_swp_entry(p);
+
+				if (!is_device_private_entry(e) ||
+				    !rc_is_our_page(pfn_swap_entry_to_page(e)))
+					continue;
+				if (fn(RC_CIPHER, addr, 1, arg)) {
+					stop = true;
+					break;
+				}
+			}
+		}
+		pte_unmap_unlock(start_pte, ptl);
+		if (stop)
+			return addr;
+	}
+	return end;
+}
+
+struct rc_counts {
+	unsigned long plain, cipher;
+};
+
+static bool rc_count_fn(enum rc_kind kind, unsigned long addr, unsigned long nr,
+			void *arg)
+{
+	struct rc_counts *c = arg;
+
+	if (kind == RC_PLAIN)
+		c->plain += nr;
+	else
+		c->cipher += nr;
+	return false;
+}
+
+void rc_pages_count(struct vm_area_struct *vma, unsigned long start,
+		    unsigned long end, unsigned long *plain, unsigned long *cipher)
+{
+	struct rc_counts c = {};
+
+	rc_walk(vma, max(start, vma->vm_start), min(end, vma->vm_end),
+		rc_count_fn, &c);
+	*plain += c.plain;
+	*cipher += c.cipher;
+}
+
+static bool rc_plain_fn(enum rc_kind kind, unsigned long addr, unsigned long nr,
+			void *arg)
+{
+	return kind == RC_PLAIN;
+}
+
+bool rc_pages_is_huge(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		return false;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		return false;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(*pud) || !pud_present(*pud) || pud_bad(*pud))
+		return false;
+	return pmd_trans_huge(READ_ONCE(*pmd_offset(pud, addr)));
+}
+
+bool rc_pages_vma_eligible(struct vm_area_struct *vma)
+{
+	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE | VM_SPECIAL | VM_HUGETLB))
+		return false;
+	if (vma_is_dax(vma))
+		return false;
+	/*
+	 * A private file mapping holds anonymous pages only where it was written
+	 * (COW); without an anon_vma it has none, and we must not make migrate_vma
+	 * unmap its page-cache pages for nothing.
+	 */
+	return vma_is_anonymous(vma) || vma->anon_vma;
+}
+
+/* ---- encryption ---- */
+
+/* Fill args->dst with ciphertext device pages for the anonymous source pages. */
+static void rc_encrypt_batch(struct migrate_vma *args, struct rc_pstats *st)
+{
+	unsigned long i;
+
+	for (i = 0; i < args->npages; i++) {
+		unsigned long src = args->src[i];
+		struct page *spage, *dpage, *ct;
+		void *s, *d;
+		u64 tweak;
+		int err;
+
+		if (!(src & MIGRATE_PFN_MIGRATE)) {
+			/* A page collect found but could not unmap or isolate: pinned. */
+			if (src & MIGRATE_PFN_VALID)
+				rc_count(st, skipped_pinned, 1);
+			continue;
+		}
+		spage = migrate_pfn_to_page(src);
+		/* Holes and the zero page hold no data; page cache is not ours. */
+		if (!spage || !PageAnon(spage) || is_zone_device_page(spage))
+			continue;
+
+		if (atomic_long_inc_return(&rc_ct_pages) > READ_ONCE(rc_pages_cap))
+			goto degraded;
+		/*
+		 * Not __GFP_ACCOUNT: migrate_vma_pages() moves the source page's
+		 * memcg charge to the device page (mem_cgroup_migrate), and that
+		 * charge stands for this ciphertext page until page_free. Charging
+		 * ct as well would count every encrypted page twice.
+		 */
+		ct = alloc_page(GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
+		if (!ct)
+			goto degraded;
+		dpage = rc_devpage_alloc();
+		if (!dpage) {
+			__free_page(ct);
+			goto degraded;
+		}
+		/* From here on page_free owns ct and the rc_ct_pages count. */
+		dpage->zone_device_data = ct;
+
+		tweak = rc_cipher_next_tweak();
+		s = kmap_local_page(spage);
+		d = kmap_local_page(ct);
+		err = rc_cipher_encrypt_page(d, s, tweak);
+		kunmap_local(d);
+		kunmap_local(s);
+		if (err) {
+			unlock_page(dpage);
+			put_page(dpage);
+			rc_count(st, degraded_events, 1);
+			continue;
+		}
+		set_page_private(ct, tweak);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			       (src & MIGRATE_PFN_WRITE);
+		continue;
+degraded:
+		atomic_long_dec(&rc_ct_pages);
+		rc_count(st, degraded_events, 1);
+	}
+}
+
+unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
+			       unsigned long end, struct rc_pstats *st)
+{
+	unsigned long src[RC_BATCH], dst[RC_BATCH];
+	unsigned long addr, next, done = 0;
+
+	mmap_assert_locked(vma->vm_mm);
+	if (!rc_pages_vma_eligible(vma))
+		return 0;
+	start = max(start, vma->vm_start);
+	end = min(end, vma->vm_end);
+
+	for (addr = start; addr < end; addr = next) {
+		struct migrate_vma args = {
+			.vma = vma,
+			.src = src,
+			.dst = dst,
+			.pgmap_owner = RC_OWNER,
+			.flags = MIGRATE_VMA_SELECT_SYSTEM,
+		};
+		unsigned long i;
+
+		/* Skip straight to the next plaintext page: cheap on sparse VMAs. */
+		addr = rc_walk(vma, addr, end, rc_plain_fn, NULL);
+		if (addr >= end)
+			break;
+		next = min(end, addr + RC_BATCH * PAGE_SIZE);
+		args.start = addr;
+		args.end = next;
+		if (migrate_vma_setup(&args))
+			break;
+		rc_encrypt_batch(&args, st);
+		migrate_vma_pages(&args);
+		for (i = 0; i < args.npages; i++) {
+			if (!args.dst[i])
+				continue;
+			if (!(args.src[i] & MIGRATE_PFN_MIGRATE)) {
+				/* Lost a race (a new pin); finalize frees dpage. */
+				rc_count(st, skipped_pinned, 1);
+				continue;
+			}
+			/*
+			 * The source page is unmapped, locked, isolated and freed
+			 * by finalize: wipe the plaintext before it returns to the
+			 * allocator.
+			 */
+			clear_highpage(migrate_pfn_to_page(args.src[i]));
+			done++;
+		}
+		migrate_vma_finalize(&args);
+	}
+	if (done)
+		rc_count(st, encryptions, done);
+	return done;
+}
+
+/* ---- decryption ---- */
+
+/* Fill args->dst with fresh pages holding the plaintext. 0 or -errno. */
+static int rc_decrypt_batch(struct migrate_vma *args, bool nofail)
+{
+	unsigned long i;
+	int ret = 0;
+
+	for (i = 0; i < args->npages; i++) {
+		unsigned long src = args->src[i];
+		unsigned long addr = args->start + (i << PAGE_SHIFT);
+		struct page *spage, *dpage, *ct;
+		void *s, *d;
+		int err;
+
+		spage = migrate_pfn_to_page(src);
+		if (!spage || !(src & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (WARN_ON_ONCE(!rc_is_our_page(spage)))
+			continue;
+		ct = spage->zone_device_data;
+		if (args->vma)
+			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma, addr);
+		else
+			dpage = alloc_page(GFP_HIGHUSER_MOVABLE |
+					   (nofail ? __GFP_NOFAIL : 0));
+		if (!dpage) {
+			ret = -ENOMEM;
+			continue;
+		}
+		lock_page(dpage);
+		s = kmap_local_page(ct);
+		d = kmap_local_page(dpage);
+		err = rc_cipher_decrypt_page(d, s, page_private(ct));
+		kunmap_local(d);
+		kunmap_local(s);
+		if (err) {
+			if (!nofail) {
+				unlock_page(dpage);
+				put_page(dpage);
+				ret = err;
+				continue;
+			}
+			/* Module unload with the key gone: the data is lost. */
+			clear_highpage(dpage);
+			ret = err;
+		}
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			       (src & MIGRATE_PFN_WRITE);
+	}
+	return ret;
+}
+
+static unsigned long rc_count_migrated(struct migrate_vma *args)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < args->npages; i++)
+		if (args->dst[i] && (args->src[i] & MIGRATE_PFN_MIGRATE))
+			n++;
+	return n;
+}
+
+unsigned long rc_pages_decrypt(struct vm_area_struct *vma, unsigned long start,
+			       unsigned long end, struct rc_pstats *st)
+{
+	unsigned long src[RC_BATCH], dst[RC_BATCH];
+	unsigned long addr, next, done = 0;
+
+	mmap_assert_locked(vma->vm_mm);
+	start = max(start, vma->vm_start);
+	end = min(end, vma->vm_end);
+	for (addr = start; addr < end; addr = next) {
+		struct migrate_vma args = {
+			.vma = vma,
+			.src = src,
+			.dst = dst,
+			.pgmap_owner = RC_OWNER,
+			.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		};
+
+		next = min(end, addr + RC_BATCH * PAGE_SIZE);
+		args.start = addr;
+		args.end = next;
+		if (migrate_vma_setup(&args))
+			break;
+		rc_decrypt_batch(&args, false);
+		migrate_vma_pages(&args);
+		done += rc_count_migrated(&args);
+		migrate_vma_finalize(&args);
+	}
+	if (done)
+		rc_count(st, decryptions, done);
+	return done;
+}
+
+/*
+ * dev_pagemap_ops.migrate_to_ram: the CPU (or GUP) touched an encrypted page.
+ * Called from do_swap_page() with the mmap_lock held for read and a reference on
+ * vmf->page; no ramcrypt lock may be taken here (they nest outside mmap_lock).
+ */
+static vm_fault_t rc_migrate_to_ram(struct vm_fault *vmf)
+{
+	unsigned long src = 0, dst = 0;
+	struct migrate_vma args = {
+		.vma = vmf->vma,
+		.start = vmf->address & PAGE_MASK,
+		.end = (vmf->address & PAGE_MASK) + PAGE_SIZE,
+		.src = &src,
+		.dst = &dst,
+		.pgmap_owner = RC_OWNER,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page = vmf->page,
+	};
+	unsigned long n;
+	int err;
+
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+	err = rc_decrypt_batch(&args, false);
+	migrate_vma_pages(&args);
+	n = rc_count_migrated(&args);
+	migrate_vma_finalize(&args);
+	if (n) {
+		rc_count(NULL, decryptions, n);
+		rc_procs_note_decrypt(vmf->vma->vm_mm, n);
+	}
+	if (err == -ENOMEM)
+		return VM_FAULT_OOM;
+	if (err)
+		return VM_FAULT_SIGBUS;
+	/* Not migrated (a racing fault did it): the fault is simply retried. */
+	return 0;
+}
+
+static const struct dev_pagemap_ops rc_devmem_ops = {
+	.page_free = rc_page_free,
+	.migrate_to_ram = rc_migrate_to_ram,
+};
+
+/*
+ * Migrate every page still allocated in a chunk back to system memory, whatever
+ * process it belongs to (one whose protection was lost, say): memunmap_pages()
+ * waits for all of them.
+ */
+static void rc_chunk_evict(struct rc_chunk *chunk)
+{
+	unsigned long first = chunk->pagemap.range.start >> PAGE_SHIFT;
+	unsigned long *src, *dst;
+	struct migrate_vma args = {};
+
+	src = kvcalloc(RC_CHUNK_PAGES, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
+	dst = kvcalloc(RC_CHUNK_PAGES, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	migrate_device_range(src, first, RC_CHUNK_PAGES);
+	args.src = src;
+	args.dst = dst;
+	args.npages = RC_CHUNK_PAGES;
+	if (rc_decrypt_batch(&args, true))
+		pr_err("pages lost at unload: no CPU holds the key\n");
+	migrate_device_pages(src, dst, RC_CHUNK_PAGES);
+	migrate_device_finalize(src, dst, RC_CHUNK_PAGES);
+	kvfree(src);
+	kvfree(dst);
+}
+
+unsigned long rc_pages_in_use(void)
+{
+	return atomic_long_read(&rc_ct_pages);
+}
+
+unsigned long rc_pages_device_pages(void)
+{
+	return READ_ONCE(rc_nr_chunks) * RC_CHUNK_PAGES;
+}
+
+int rc_pages_init(void)
+{
+	/* Default cap: half of RAM; the sysctl changes it. */
+	if (!rc_pages_cap)
+		rc_pages_cap = totalram_pages() / 2;
+	return 0;
+}
+
+void rc_pages_uninit(void)
+{
+	unsigned long flags;
+	unsigned int i;
+
+	mutex_lock(&rc_chunks_lock);
+	for (i = 0; i < rc_nr_chunks; i++)
+		rc_chunk_evict(rc_chunks[i]);
+	spin_lock_irqsave(&rc_free_lock, flags);
+	rc_free_pages = NULL;
+	spin_unlock_irqrestore(&rc_free_lock, flags);
+	for (i = 0; i < rc_nr_chunks; i++) {
+		struct rc_chunk *chunk = rc_chunks[i];
+
+		memunmap_pages(&chunk->pagemap);
+		release_mem_region(chunk->pagemap.range.start,
+				   range_len(&chunk->pagemap.range));
+		kfree(chunk);
+	}
+	rc_nr_chunks = 0;
+	mutex_unlock(&rc_chunks_lock);
+	WARN_ON(atomic_long_read(&rc_ct_pages));
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Page engine: moves private anonymous pages of a process between plaintext system
+ * memory and ciphertext held behind device-private (HMM) pages. See
+ * docs/PAGE_ENGINE.md.
+ */
+#ifndef RAMCRYPT_PAGES_H
+#define RAMCRYPT_PAGES_H
+
+#include <linux/atomic.h>
+#include <linux/mm_types.h>
+#include <uapi/linux/ramcrypt.h>
+
+/* Event counters; one set per protected mm and one global set (rc_pages_global). */
+struct rc_pstats {
+	atomic_long_t encryptions;
+	atomic_long_t decryptions;
+	atomic_long_t scanner_pages;
+	atomic_long_t skipped_pinned;
+	atomic_long_t degraded_events;
+};
+
+extern struct rc_pstats rc_pages_global;
+
+/* Global ciphertext cap in pages (sysctl ciphertext_cap_pages). */
+extern unsigned long rc_pages_cap;
+
+int rc_pages_init(void);
+void rc_pages_uninit(void);
+
+/* May pages of this VMA be encrypted? (private, not special, not hugetlb) */
+bool rc_pages_vma_eligible(struct vm_area_struct *vma);
+
+/*
+ * Is addr mapped by a transparent huge page? One fault then made 512 pages
+ * present; the caller encrypts those outside the window. mmap lock held.
+ */
+bool rc_pages_is_huge(struct vm_area_struct *vma, unsigned long addr);
+
+/*
+ * Encrypt the present anonymous pages of [start, end) (inside vma). The caller holds
+ * mmap_read_lock(vma->vm_mm) and may sleep. st (may be NULL) gets the per-mm events,
+ * rc_pages_global always. Returns the number of pages encrypted.
+ */
+unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
+			       unsigned long end, struct rc_pstats *st);
+/* Decrypt every ramcrypt page of [start, end) back to plaintext; same rules. */
+unsigned long rc_pages_decrypt(struct vm_area_struct *vma, unsigned long start,
+			       unsigned long end, struct rc_pstats *st);
+/* Add up plaintext anonymous and ciphertext pages of [start, end) (mmap lock held). */
+void rc_pages_count(struct vm_area_struct *vma, unsigned long start,
+		    unsigned long end, unsigned long *plain, unsigned long *cipher);
+
+/* Ciphertext pages in use, all processes. */
+unsigned long rc_pages_in_use(void);
+/* Device-private memory added so far, in pages. */
+unsigned long rc_pages_device_pages(void);
+
+#endif

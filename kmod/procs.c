@@ -1,0 +1,1044 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Process tracking: one struct rc_mm per protected mm, holding its window (a FIFO
+ * of the most recently faulted plaintext pages) and its statistics.
+ *
+ * Events and where they are handled:
+ *  - user page fault (x86 tracepoints page_fault_user/page_fault_kernel, atomic
+ *    context, mmap_lock maybe held): rc_probe_fault() only records the address in
+ *    the mm's pending ring and queues task_work;
+ *  - return to user space of the faulting task: rc_fault_work() moves pending
+ *    addresses into the window and encrypts the pages that fell out of it;
+ *  - fork (sched_process_fork): the child inherits protection through task_work
+ *    that runs before its first user instruction; exec (mmu_notifier release of
+ *    the old mm inside execve, then sched_process_exec) likewise when the process
+ *    was protected with RAMCRYPT_PROTECT_INHERIT_EXEC;
+ *  - mm teardown: the mmu_notifier release callback unhashes the rc_mm; the
+ *    ciphertext goes with the page tables (dev_pagemap_ops.page_free);
+ *  - a periodic scanner encrypts plaintext pages that appeared without a fault.
+ *
+ * Lock order: rc_procs_mutex -> rc_mm.lock -> mmap_lock -> rc_hash_lock /
+ * rc_mm.pend_lock / rc_exec_lock. The spinlocks are leaves and are taken from the
+ * fault probe with interrupts off, so everyone takes them irqsave.
+ */
+#include <linux/debugfs.h>
+#include <linux/hashtable.h>
+#include <linux/kprobes.h>
+#include <linux/kref.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/module.h>
+#include <linux/ptrace.h>
+#include <linux/sched/coredump.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/task_work.h>
+#include <linux/tracepoint.h>
+#include <linux/workqueue.h>
+
+#include "pages.h"
+#include "procs.h"
+
+#define RC_PEND		32	/* faults recorded between two returns to user space */
+
+unsigned int rc_default_window = 6;
+unsigned int rc_max_window = 1024;
+unsigned int rc_scan_interval_ms = 1000;
+
+struct rc_mm {
+	struct mmu_notifier mn;		/* mn.mm: the protected mm (mmgrab'ed) */
+	struct hlist_node hnode;	/* rc_mm_hash, under rc_hash_lock + RCU */
+	struct kref ref;		/* protection + queued works + scanner */
+	struct rcu_head rcu;
+	struct list_head scan_node;	/* the scanner's private list */
+	struct pid *pid;		/* thread group, for list/stats */
+	u64 flags;			/* RAMCRYPT_PROTECT_* */
+	int saved_dumpable;
+	bool dead;			/* unhashed; under rc_hash_lock */
+
+	/* The window: under lock. Held across encryption so passes serialise. */
+	struct mutex lock;
+	unsigned int window;
+	unsigned int fifo_head, fifo_count;
+	unsigned long *fifo;		/* window entries, ring */
+	unsigned long *sorted;		/* scratch: window sorted, for passes */
+
+	/* Faults not yet processed: under pend_lock, written by the fault probe. */
+	spinlock_t pend_lock;
+	unsigned int pend_head, pend_count;
+	bool pend_overflow;
+	unsigned long pend[RC_PEND];
+
+	atomic_long_t faults;
+	struct rc_pstats st;
+};
+
+struct rc_fault_work {
+	struct callback_head cb;
+	struct rc_mm *rc;
+};
+
+/* Protection to install in a new mm: fork child, or after execve. */
+struct rc_inherit {
+	struct callback_head cb;
+	struct list_head node;		/* rc_exec_pending */
+	struct task_struct *task;	/* exec: the task whose exec is pending */
+	u64 flags;
+	unsigned int window;
+};
+
+static DEFINE_MUTEX(rc_procs_mutex);	/* protect/unprotect against each other */
+static DEFINE_SPINLOCK(rc_hash_lock);
+static DEFINE_HASHTABLE(rc_mm_hash, 7);
+static atomic_t rc_nr_protected;
+static DEFINE_SPINLOCK(rc_exec_lock);
+static LIST_HEAD(rc_exec_pending);
+static atomic_long_t rc_scanner_passes;
+static atomic_long_t rc_faults;
+static bool rc_shutting_down;
+
+static bool (*rc_ptrace_may_access)(struct task_struct *task, unsigned int mode);
+
+static void rc_scan_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(rc_scan_work, rc_scan_fn);
+
+/* ---- lookup and lifetime ---- */
+
+/* Caller holds rcu_read_lock() or rc_hash_lock. */
+static struct rc_mm *rc_mm_lookup(struct mm_struct *mm)
+{
+	struct rc_mm *rc;
+
+	hash_for_each_possible_rcu(rc_mm_hash, rc, hnode, (unsigned long)mm)
+		if (rc->mn.mm == mm)
+			return rc;
+	return NULL;
+}
+
+static struct rc_mm *rc_mm_get(struct mm_struct *mm)
+{
+	struct rc_mm *rc;
+
+	rcu_read_lock();
+	rc = rc_mm_lookup(mm);
+	if (rc && !kref_get_unless_zero(&rc->ref))
+		rc = NULL;
+	rcu_read_unlock();
+	return rc;
+}
+
+static void rc_mm_release_ref(struct kref *ref)
+{
+	struct rc_mm *rc = container_of(ref, struct rc_mm, ref);
+
+	/* Atomic-safe; the free runs from an SRCU callback (rc_mn_free). */
+	mmu_notifier_put(&rc->mn);
+}
+
+static void rc_mm_put(struct rc_mm *rc)
+{
+	kref_put(&rc->ref, rc_mm_release_ref);
+}
+
+static void rc_mn_free(struct mmu_notifier *mn)
+{
+	struct rc_mm *rc = container_of(mn, struct rc_mm, mn);
+
+	put_pid(rc->pid);
+	kfree(rc->fifo);
+	kfree(rc->sorted);
+	/* The fault probe may still be looking at rc under plain RCU. */
+	kfree_rcu(rc, rcu);
+	module_put(THIS_MODULE);
+}
+
+/*
+ * Take rc out of the hash: no new faults are recorded, the scanner and new
+ * protect calls no longer see it. Returns true for the one caller that did it,
+ * which then owns the hash's reference.
+ */
+static bool rc_mm_unhash(struct rc_mm *rc)
+{
+	unsigned long flags;
+	bool done = false;
+
+	spin_lock_irqsave(&rc_hash_lock, flags);
+	if (!rc->dead) {
+		rc->dead = true;
+		hash_del_rcu(&rc->hnode);
+		atomic_dec(&rc_nr_protected);
+		done = true;
+	}
+	spin_unlock_irqrestore(&rc_hash_lock, flags);
+	return done;
+}
+
+/* ---- the window ---- */
+
+static bool rc_fifo_contains(struct rc_mm *rc, unsigned long addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < rc->fifo_count; i++)
+		if (rc->fifo[(rc->fifo_head + i) % rc->window] == addr)
+			return true;
+	return false;
+}
+
+static unsigned long rc_fifo_pop(struct rc_mm *rc)
+{
+	unsigned long addr = rc->fifo[rc->fifo_head];
+
+	rc->fifo_head = (rc->fifo_head + 1) % rc->window;
+	rc->fifo_count--;
+	return addr;
+}
+
+static void rc_fifo_push(struct rc_mm *rc, unsigned long addr)
+{
+	rc->fifo[(rc->fifo_head + rc->fifo_count) % rc->window] = addr;
+	rc->fifo_count++;
+}
+
+static int rc_cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Encrypt every plaintext page of mm outside the window. rc->lock and the mmap
+ * lock are held. The window pages are left out of the migrate_vma ranges, so they
+ * are not even unmapped for a moment.
+ */
+static unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
+				unsigned long addr, unsigned long end)
+{
+	unsigned long done = 0;
+	struct vm_area_struct *vma;
+	unsigned int n = rc->fifo_count, i, w = 0;
+
+	for (i = 0; i < n; i++)
+		rc->sorted[i] = rc->fifo[(rc->fifo_head + i) % rc->window];
+	sort(rc->sorted, n, sizeof(rc->sorted[0]), rc_cmp_ulong, NULL);
+
+	while ((vma = find_vma(mm, addr)) && vma->vm_start < end) {
+		unsigned long start = max(addr, vma->vm_start);
+		unsigned long stop = min(end, vma->vm_end);
+
+		addr = vma->vm_end;
+		if (!rc_pages_vma_eligible(vma))
+			continue;
+		for (; w < n && rc->sorted[w] < stop; w++) {
+			if (rc->sorted[w] < start)
+				continue;
+			if (rc->sorted[w] > start)
+				done += rc_pages_encrypt(vma, start, rc->sorted[w], &rc->st);
+			start = rc->sorted[w] + PAGE_SIZE;
+		}
+		if (start < stop)
+			done += rc_pages_encrypt(vma, start, stop, &rc->st);
+	}
+	return done;
+}
+
+/*
+ * Bring the window up to date with the faults recorded since the last call and
+ * encrypt what fell out of it. Process context; mm is alive (the caller is a task
+ * of mm or holds mm_users).
+ */
+static void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full)
+{
+	unsigned long pend[RC_PEND], evicted[RC_PEND], huge[RC_PEND];
+	unsigned int n, i, nevict = 0, nhuge = 0;
+	unsigned long flags;
+	bool overflow;
+
+	mutex_lock(&rc->lock);
+	if (READ_ONCE(rc->dead))
+		goto out;
+	spin_lock_irqsave(&rc->pend_lock, flags);
+	n = rc->pend_count;
+	for (i = 0; i < n; i++)
+		pend[i] = rc->pend[(rc->pend_head + i) % RC_PEND];
+	rc->pend_head = rc->pend_count = 0;
+	overflow = rc->pend_overflow;
+	rc->pend_overflow = false;
+	spin_unlock_irqrestore(&rc->pend_lock, flags);
+	if (!n && !overflow && !full)
+		goto out;
+
+	mmap_read_lock(mm);
+	for (i = 0; i < n; i++) {
+		struct vm_area_struct *vma = find_vma(mm, pend[i]);
+
+		/*
+		 * Only pages of VMAs we encrypt take a window slot. Whether the
+		 * page is present is not checked: another thread's fault on it
+		 * may still be in progress, and it must not then be left out.
+		 */
+		if (!vma || vma->vm_start > pend[i] || !rc_pages_vma_eligible(vma) ||
+		    rc_fifo_contains(rc, pend[i]))
+			continue;
+		if (rc_pages_is_huge(vma, pend[i]))
+			huge[nhuge++] = pend[i] & HPAGE_PMD_MASK;
+		if (rc->fifo_count == rc->window)
+			evicted[nevict++] = rc_fifo_pop(rc);
+		rc_fifo_push(rc, pend[i]);
+	}
+	if (overflow || full) {
+		rc_mm_pass(rc, mm, 0, TASK_SIZE_MAX);
+	} else {
+		/* A THP fault made 511 more pages present than it recorded. */
+		for (i = 0; i < nhuge; i++)
+			rc_mm_pass(rc, mm, huge[i], huge[i] + HPAGE_PMD_SIZE);
+		for (i = 0; i < nevict; i++) {
+			struct vm_area_struct *vma = find_vma(mm, evicted[i]);
+
+			/* Faulted again within this batch: still in the window. */
+			if (rc_fifo_contains(rc, evicted[i]) || !vma ||
+			    vma->vm_start > evicted[i])
+				continue;
+			/* Still a THP (another thread faulted it in meanwhile)? */
+			if (rc_pages_is_huge(vma, evicted[i]))
+				rc_mm_pass(rc, mm, evicted[i] & HPAGE_PMD_MASK,
+					   (evicted[i] & HPAGE_PMD_MASK) + HPAGE_PMD_SIZE);
+			else
+				rc_pages_encrypt(vma, evicted[i], evicted[i] + PAGE_SIZE,
+						 &rc->st);
+		}
+	}
+	mmap_read_unlock(mm);
+out:
+	mutex_unlock(&rc->lock);
+}
+
+/* ---- fault tracking ---- */
+
+static void rc_fault_work(struct callback_head *cb)
+{
+	struct rc_fault_work *w = container_of(cb, struct rc_fault_work, cb);
+	struct rc_mm *rc = w->rc;
+
+	kfree(w);
+	/* Also run from exit_task_work(), after exit_mm(): nothing to do then. */
+	if (current->mm == rc->mn.mm && !(current->flags & PF_EXITING))
+		rc_mm_update(rc, current->mm, false);
+	rc_mm_put(rc);
+}
+
+/*
+ * Tracepoint probe for page_fault_user and page_fault_kernel. Runs at the very
+ * start of the x86 fault handler: interrupts off, the mmap_lock possibly held (a
+ * kernel fault in copy_to_user under it), so it records and defers, nothing else.
+ */
+static void rc_probe_fault(void *data, unsigned long address,
+			   struct pt_regs *regs, unsigned long error_code)
+{
+	struct mm_struct *mm = current->mm;
+	struct rc_fault_work *w;
+	unsigned long flags;
+	struct rc_mm *rc;
+
+	if (!atomic_read(&rc_nr_protected) || !mm || address >= TASK_SIZE_MAX ||
+	    (current->flags & (PF_KTHREAD | PF_IO_WORKER | PF_EXITING)))
+		return;
+	rc = rc_mm_get(mm);
+	if (!rc)
+		return;
+
+	spin_lock_irqsave(&rc->pend_lock, flags);
+	if (rc->pend_count == RC_PEND) {
+		/* Keep the newest; the next update makes a full pass. */
+		rc->pend_head = (rc->pend_head + 1) % RC_PEND;
+		rc->pend_count--;
+		rc->pend_overflow = true;
+	}
+	rc->pend[(rc->pend_head + rc->pend_count++) % RC_PEND] = address & PAGE_MASK;
+	spin_unlock_irqrestore(&rc->pend_lock, flags);
+	atomic_long_inc(&rc->faults);
+	atomic_long_inc(&rc_faults);
+
+	/*
+	 * One work per fault: a task cannot tell cheaply whether its earlier work
+	 * is still queued, and extra ones find the ring empty. If none can be
+	 * queued, the scanner makes up for it.
+	 */
+	w = kmalloc(sizeof(*w), GFP_ATOMIC | __GFP_NOWARN);
+	if (!w)
+		goto put;
+	init_task_work(&w->cb, rc_fault_work);
+	w->rc = rc;
+	if (task_work_add(current, &w->cb, TWA_RESUME)) {
+		kfree(w);
+		goto put;
+	}
+	return;		/* the work owns the reference now */
+put:
+	rc_mm_put(rc);
+}
+
+/* ---- protection ---- */
+
+static void rc_mn_release(struct mmu_notifier *mn, struct mm_struct *mm);
+
+static const struct mmu_notifier_ops rc_mn_ops = {
+	.release = rc_mn_release,
+	.free_notifier = rc_mn_free,
+};
+
+static int rc_window_valid(u64 window)
+{
+	return window >= RAMCRYPT_MIN_WINDOW && window <= READ_ONCE(rc_max_window);
+}
+
+/*
+ * Protect mm. The caller holds mm_users. tgid names the process in list/stats.
+ */
+static int rc_protect_mm(struct mm_struct *mm, struct pid *tgid, u64 flags,
+			 unsigned int window)
+{
+	unsigned long irqflags;
+	struct rc_mm *rc;
+	int ret;
+
+	if (READ_ONCE(rc_shutting_down))
+		return -ENODEV;
+	/* A protected mm holds a module reference: rmmod waits for unprotect. */
+	if (!try_module_get(THIS_MODULE))
+		return -ENODEV;
+	ret = -ENOMEM;
+	rc = kzalloc(sizeof(*rc), GFP_KERNEL);
+	if (!rc)
+		goto err_module;
+	rc->fifo = kcalloc(window, sizeof(*rc->fifo), GFP_KERNEL);
+	rc->sorted = kcalloc(window, sizeof(*rc->sorted), GFP_KERNEL);
+	if (!rc->fifo || !rc->sorted)
+		goto err_free;
+	kref_init(&rc->ref);
+	mutex_init(&rc->lock);
+	spin_lock_init(&rc->pend_lock);
+	INIT_LIST_HEAD(&rc->scan_node);
+	rc->window = window;
+	rc->flags = flags;
+	rc->pid = get_pid(tgid);
+
+	mutex_lock(&rc_procs_mutex);
+	ret = -EEXIST;
+	rcu_read_lock();
+	if (rc_mm_lookup(mm)) {
+		rcu_read_unlock();
+		goto err_unlock;
+	}
+	rcu_read_unlock();
+	rc->mn.ops = &rc_mn_ops;
+	ret = mmu_notifier_register(&rc->mn, mm);
+	if (ret)
+		goto err_unlock;
+	/*
+	 * Not dumpable: a core dump would decrypt everything to disk, and same-uid
+	 * ptrace could read it all. set_dumpable() is not exported; this is it.
+	 */
+	rc->saved_dumpable = get_dumpable(mm);
+	set_mask_bits(&mm->flags, MMF_DUMPABLE_MASK, SUID_DUMP_DISABLE);
+
+	spin_lock_irqsave(&rc_hash_lock, irqflags);
+	hash_add_rcu(rc_mm_hash, &rc->hnode, (unsigned long)mm);
+	atomic_inc(&rc_nr_protected);
+	spin_unlock_irqrestore(&rc_hash_lock, irqflags);
+	kref_get(&rc->ref);	/* an unprotect may race with the pass below */
+	mutex_unlock(&rc_procs_mutex);
+
+	/* Everything present now is outside the (empty) window. */
+	rc_mm_update(rc, mm, true);
+	rc_mm_put(rc);
+	queue_delayed_work(system_unbound_wq, &rc_scan_work,
+			   msecs_to_jiffies(READ_ONCE(rc_scan_interval_ms)));
+	return 0;
+
+err_unlock:
+	mutex_unlock(&rc_procs_mutex);
+	put_pid(rc->pid);
+err_free:
+	kfree(rc->fifo);
+	kfree(rc->sorted);
+	kfree(rc);
+err_module:
+	module_put(THIS_MODULE);
+	return ret;
+}
+
+/* Decrypt all of mm and drop its protection. */
+static void rc_unprotect_mm(struct rc_mm *rc, struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+	unsigned long addr = 0;
+
+	/* Waits for a running window update or scanner pass on this mm. */
+	mutex_lock(&rc->lock);
+	mmap_read_lock(mm);
+	while ((vma = find_vma(mm, addr))) {
+		addr = vma->vm_end;
+		rc_pages_decrypt(vma, vma->vm_start, vma->vm_end, &rc->st);
+	}
+	mmap_read_unlock(mm);
+	mutex_unlock(&rc->lock);
+	set_mask_bits(&mm->flags, MMF_DUMPABLE_MASK, rc->saved_dumpable);
+}
+
+static void rc_inherit_work(struct callback_head *cb)
+{
+	struct rc_inherit *in = container_of(cb, struct rc_inherit, cb);
+	int ret;
+
+	if (current->mm && !(current->flags & PF_EXITING)) {
+		ret = rc_protect_mm(current->mm, task_tgid(current), in->flags,
+				    in->window);
+		if (ret && ret != -EEXIST) {
+			atomic_long_inc(&rc_pages_global.degraded_events);
+			pr_warn_ratelimited("pid %d: protection not inherited: %d\n",
+					    task_tgid_nr(current), ret);
+		}
+	}
+	kfree(in);
+	module_put(THIS_MODULE);
+}
+
+static struct rc_inherit *rc_inherit_alloc(struct rc_mm *rc, gfp_t gfp)
+{
+	struct rc_inherit *in;
+
+	if (!try_module_get(THIS_MODULE))
+		return NULL;
+	in = kzalloc(sizeof(*in), gfp);
+	if (!in) {
+		module_put(THIS_MODULE);
+		return NULL;
+	}
+	init_task_work(&in->cb, rc_inherit_work);
+	INIT_LIST_HEAD(&in->node);
+	in->flags = rc->flags;
+	in->window = READ_ONCE(rc->window);
+	return in;
+}
+
+static void rc_inherit_free(struct rc_inherit *in)
+{
+	kfree(in);
+	module_put(THIS_MODULE);
+}
+
+/*
+ * sched_process_fork, preemption off. The child has not run yet; its task_work
+ * protects its mm before its first user instruction. Its pages are the parent's
+ * ciphertext (shared device-private entries) plus the parent's window pages.
+ */
+static void rc_probe_fork(void *data, struct task_struct *parent,
+			  struct task_struct *child)
+{
+	struct rc_inherit *in = NULL;
+	struct rc_mm *rc;
+
+	if (!atomic_read(&rc_nr_protected) || !child->mm || !parent->mm ||
+	    child->mm == parent->mm || (child->flags & PF_KTHREAD))
+		return;
+	rc = rc_mm_get(parent->mm);
+	if (!rc)
+		return;
+	in = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN);
+	rc_mm_put(rc);
+	if (in && !task_work_add(child, &in->cb, TWA_RESUME))
+		return;
+	if (in)
+		rc_inherit_free(in);
+	atomic_long_inc(&rc_pages_global.degraded_events);
+}
+
+/* sched_process_exec: the new mm is in place; protect it if the old one asked. */
+static void rc_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
+			  struct linux_binprm *bprm)
+{
+	struct rc_inherit *in, *found = NULL;
+	unsigned long flags;
+
+	if (list_empty_careful(&rc_exec_pending))
+		return;
+	spin_lock_irqsave(&rc_exec_lock, flags);
+	list_for_each_entry(in, &rc_exec_pending, node) {
+		if (in->task == p) {
+			list_del_init(&in->node);
+			found = in;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&rc_exec_lock, flags);
+	if (found && task_work_add(p, &found->cb, TWA_RESUME))
+		rc_inherit_free(found);
+}
+
+/* sched_process_exit: forget an exec that never completed. */
+static void rc_probe_exit(void *data, struct task_struct *p)
+{
+	struct rc_inherit *in, *tmp;
+	unsigned long flags;
+	LIST_HEAD(dead);
+
+	if (list_empty_careful(&rc_exec_pending))
+		return;
+	spin_lock_irqsave(&rc_exec_lock, flags);
+	list_for_each_entry_safe(in, tmp, &rc_exec_pending, node)
+		if (in->task == p)
+			list_move(&in->node, &dead);
+	spin_unlock_irqrestore(&rc_exec_lock, flags);
+	list_for_each_entry_safe(in, tmp, &dead, node)
+		rc_inherit_free(in);
+}
+
+/*
+ * The mm is being torn down (exit_mmap, before the page tables go). No mmap_lock
+ * is held; we may sleep. If this is execve replacing a protected mm with inherit,
+ * remember it for rc_probe_exec.
+ */
+static void rc_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct rc_mm *rc = container_of(mn, struct rc_mm, mn);
+	unsigned long flags;
+
+	if (!rc_mm_unhash(rc))
+		return;
+	if ((rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC) && current->in_execve &&
+	    current->mm != mm) {
+		struct rc_inherit *in = rc_inherit_alloc(rc, GFP_KERNEL);
+
+		if (in) {
+			in->task = current;
+			spin_lock_irqsave(&rc_exec_lock, flags);
+			list_add(&in->node, &rc_exec_pending);
+			spin_unlock_irqrestore(&rc_exec_lock, flags);
+		} else {
+			atomic_long_inc(&rc_pages_global.degraded_events);
+		}
+	}
+	rc_mm_put(rc);
+}
+
+void rc_procs_note_decrypt(struct mm_struct *mm, unsigned long n)
+{
+	struct rc_mm *rc;
+
+	rcu_read_lock();
+	rc = rc_mm_lookup(mm);
+	if (rc)
+		atomic_long_add(n, &rc->st.decryptions);
+	rcu_read_unlock();
+}
+
+/* ---- scanner ---- */
+
+static void rc_scan_fn(struct work_struct *work)
+{
+	struct rc_mm *rc, *tmp;
+	unsigned long flags;
+	LIST_HEAD(list);
+	int bkt;
+
+	/* The work item never runs concurrently with itself: scan_node is ours. */
+	spin_lock_irqsave(&rc_hash_lock, flags);
+	hash_for_each(rc_mm_hash, bkt, rc, hnode)
+		if (kref_get_unless_zero(&rc->ref))
+			list_add_tail(&rc->scan_node, &list);
+	spin_unlock_irqrestore(&rc_hash_lock, flags);
+
+	list_for_each_entry_safe(rc, tmp, &list, scan_node) {
+		struct mm_struct *mm = rc->mn.mm;
+
+		list_del_init(&rc->scan_node);
+		if (mmget_not_zero(mm)) {
+			mutex_lock(&rc->lock);
+			if (!READ_ONCE(rc->dead)) {
+				unsigned long n;
+
+				mmap_read_lock(mm);
+				n = rc_mm_pass(rc, mm, 0, TASK_SIZE_MAX);
+				mmap_read_unlock(mm);
+				if (n) {
+					atomic_long_add(n, &rc->st.scanner_pages);
+					atomic_long_add(n, &rc_pages_global.scanner_pages);
+				}
+			}
+			mutex_unlock(&rc->lock);
+			mmput(mm);
+		}
+		rc_mm_put(rc);
+		cond_resched();
+	}
+	atomic_long_inc(&rc_scanner_passes);
+	if (atomic_read(&rc_nr_protected) && !READ_ONCE(rc_shutting_down))
+		queue_delayed_work(system_unbound_wq, &rc_scan_work,
+				   msecs_to_jiffies(READ_ONCE(rc_scan_interval_ms)));
+}
+
+void rc_procs_scanner_kick(void)
+{
+	if (atomic_read(&rc_nr_protected) && !READ_ONCE(rc_shutting_down))
+		mod_delayed_work(system_unbound_wq, &rc_scan_work,
+				 msecs_to_jiffies(READ_ONCE(rc_scan_interval_ms)));
+}
+
+/* ---- the ioctl side ---- */
+
+/* The target's mm, if the caller may ptrace-attach to it. */
+static struct mm_struct *rc_target_mm(pid_t pid, struct pid **tgidp)
+{
+	struct task_struct *task;
+	struct mm_struct *mm;
+	int err;
+
+	if (pid < 0)
+		return ERR_PTR(-EINVAL);
+	if (pid) {
+		rcu_read_lock();
+		task = pid_task(find_vpid(pid), PIDTYPE_PID);
+		if (task)
+			get_task_struct(task);
+		rcu_read_unlock();
+		if (!task)
+			return ERR_PTR(-ESRCH);
+	} else {
+		task = current;
+		get_task_struct(task);
+	}
+	/* As mm_access(): no exec may switch credentials between check and use. */
+	err = down_read_killable(&task->signal->exec_update_lock);
+	if (err) {
+		mm = ERR_PTR(err);
+		goto out;
+	}
+	mm = get_task_mm(task);
+	if (!mm)
+		mm = ERR_PTR(-EINVAL);	/* kernel thread or exited */
+	else if (!rc_ptrace_may_access(task, PTRACE_MODE_ATTACH_REALCREDS)) {
+		mmput(mm);
+		mm = ERR_PTR(-EPERM);
+	}
+	up_read(&task->signal->exec_update_lock);
+	if (!IS_ERR(mm) && tgidp)
+		*tgidp = get_pid(task_tgid(task));
+out:
+	put_task_struct(task);
+	return mm;
+}
+
+int rc_procs_protect(pid_t pid, u64 flags, u64 window)
+{
+	struct mm_struct *mm;
+	struct pid *tgid;
+	int ret;
+
+	if (flags & ~RAMCRYPT_PROTECT_FLAGS)
+		return -EINVAL;
+	if (!window)
+		window = READ_ONCE(rc_default_window);
+	if (!rc_window_valid(window))
+		return -EINVAL;
+	mm = rc_target_mm(pid, &tgid);
+	if (IS_ERR(mm))
+		return PTR_ERR(mm);
+	ret = rc_protect_mm(mm, tgid, flags, window);
+	put_pid(tgid);
+	mmput(mm);
+	return ret;
+}
+
+int rc_procs_unprotect(pid_t pid)
+{
+	struct mm_struct *mm;
+	struct rc_mm *rc;
+	int ret = -ENOENT;
+
+	mm = rc_target_mm(pid, NULL);
+	if (IS_ERR(mm))
+		return PTR_ERR(mm);
+	mutex_lock(&rc_procs_mutex);
+	rc = rc_mm_get(mm);
+	if (rc) {
+		if (rc_mm_unhash(rc)) {
+			rc_unprotect_mm(rc, mm);
+			rc_mm_put(rc);		/* the hash's reference */
+			ret = 0;
+		}
+		rc_mm_put(rc);
+	}
+	mutex_unlock(&rc_procs_mutex);
+	mmput(mm);
+	return ret;
+}
+
+int rc_procs_set_window(pid_t pid, u64 window)
+{
+	unsigned long *fifo, *sorted;
+	struct mm_struct *mm;
+	struct rc_mm *rc;
+	unsigned int i;
+	int ret = -ENOENT;
+
+	if (!rc_window_valid(window))
+		return -EINVAL;
+	mm = rc_target_mm(pid, NULL);
+	if (IS_ERR(mm))
+		return PTR_ERR(mm);
+	rc = rc_mm_get(mm);
+	if (!rc)
+		goto out_mm;
+	ret = -ENOMEM;
+	fifo = kcalloc(window, sizeof(*fifo), GFP_KERNEL);
+	sorted = kcalloc(window, sizeof(*sorted), GFP_KERNEL);
+	if (!fifo || !sorted) {
+		kfree(fifo);
+		kfree(sorted);
+		goto out_rc;
+	}
+	mutex_lock(&rc->lock);
+	/* Keep the newest entries that fit; the pass below encrypts the rest. */
+	while (rc->fifo_count > window)
+		rc_fifo_pop(rc);
+	for (i = 0; i < rc->fifo_count; i++)
+		fifo[i] = rc->fifo[(rc->fifo_head + i) % rc->window];
+	swap(rc->fifo, fifo);
+	swap(rc->sorted, sorted);
+	rc->fifo_head = 0;
+	WRITE_ONCE(rc->window, window);
+	mutex_unlock(&rc->lock);
+	kfree(fifo);
+	kfree(sorted);
+	rc_mm_update(rc, mm, true);
+	ret = 0;
+out_rc:
+	rc_mm_put(rc);
+out_mm:
+	mmput(mm);
+	return ret;
+}
+
+int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st)
+{
+	unsigned long plain = 0, cipher = 0, addr = 0;
+	struct vm_area_struct *vma;
+	struct mm_struct *mm;
+	struct rc_mm *rc;
+
+	mm = rc_target_mm(pid, NULL);
+	if (IS_ERR(mm))
+		return PTR_ERR(mm);
+	rc = rc_mm_get(mm);
+	if (!rc) {
+		mmput(mm);
+		return -ENOENT;
+	}
+	/*
+	 * The caller's own faults in this ioctl (copy_from_user of *st) are only
+	 * folded into the window on return to user space: fold them in now, so the
+	 * answer is the state the caller returns to.
+	 */
+	if (mm == current->mm)
+		rc_mm_update(rc, mm, false);
+
+	mutex_lock(&rc->lock);
+	mmap_read_lock(mm);
+	while ((vma = find_vma(mm, addr))) {
+		addr = vma->vm_end;
+		if (rc_pages_vma_eligible(vma))
+			rc_pages_count(vma, vma->vm_start, vma->vm_end,
+				       &plain, &cipher);
+	}
+	mmap_read_unlock(mm);
+	st->window = rc->window;
+	mutex_unlock(&rc->lock);
+
+	st->state = 0;
+	if (rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC)
+		st->state |= RAMCRYPT_PROC_INHERIT_EXEC;
+	if (atomic_long_read(&rc->st.degraded_events))
+		st->state |= RAMCRYPT_PROC_DEGRADED;
+	/* Measured in the page table, not taken from the FIFO's bookkeeping. */
+	st->window_pages = plain;
+	st->encrypted_pages = cipher;
+	st->faults = atomic_long_read(&rc->faults);
+	st->encryptions = atomic_long_read(&rc->st.encryptions);
+	st->decryptions = atomic_long_read(&rc->st.decryptions);
+	st->scanner_pages = atomic_long_read(&rc->st.scanner_pages);
+	st->skipped_pinned = atomic_long_read(&rc->st.skipped_pinned);
+	st->degraded_events = atomic_long_read(&rc->st.degraded_events);
+	rc_mm_put(rc);
+	mmput(mm);
+	return 0;
+}
+
+long rc_procs_list(pid_t *pids, size_t cap)
+{
+	struct rc_mm *rc;
+	long n = 0;
+	int bkt;
+
+	rcu_read_lock();
+	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode) {
+		pid_t nr = pid_vnr(rc->pid);
+
+		if (!nr)
+			continue;	/* not visible in the caller's namespace */
+		if (n < cap)
+			pids[n] = nr;
+		n++;
+	}
+	rcu_read_unlock();
+	return n;
+}
+
+void rc_procs_status(struct ramcrypt_status *st)
+{
+	struct rc_mm *rc;
+	int bkt;
+
+	st->protected_procs = atomic_read(&rc_nr_protected);
+	st->encrypted_pages = rc_pages_in_use();
+	st->window_pages = 0;
+	rcu_read_lock();
+	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode)
+		st->window_pages += READ_ONCE(rc->fifo_count);
+	rcu_read_unlock();
+	st->encryptions = atomic_long_read(&rc_pages_global.encryptions);
+	st->decryptions = atomic_long_read(&rc_pages_global.decryptions);
+	st->scanner_passes = atomic_long_read(&rc_scanner_passes);
+	st->skipped_pinned = atomic_long_read(&rc_pages_global.skipped_pinned);
+	st->degraded_events = atomic_long_read(&rc_pages_global.degraded_events);
+	if (st->degraded_events)
+		st->degraded |= RAMCRYPT_DEGRADED_NOMEM;
+}
+
+void rc_procs_show(struct seq_file *m)
+{
+	struct rc_mm *rc;
+	int bkt;
+
+	seq_puts(m, "pid window window_used faults encryptions decryptions scanner_pages skipped_pinned degraded_events\n");
+	rcu_read_lock();
+	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode)
+		seq_printf(m, "%d %u %u %ld %ld %ld %ld %ld %ld\n",
+			   pid_vnr(rc->pid), READ_ONCE(rc->window),
+			   READ_ONCE(rc->fifo_count),
+			   atomic_long_read(&rc->faults),
+			   atomic_long_read(&rc->st.encryptions),
+			   atomic_long_read(&rc->st.decryptions),
+			   atomic_long_read(&rc->st.scanner_pages),
+			   atomic_long_read(&rc->st.skipped_pinned),
+			   atomic_long_read(&rc->st.degraded_events));
+	rcu_read_unlock();
+	seq_printf(m, "# faults %ld scanner_passes %ld ciphertext_pages %lu device_pages %lu\n",
+		   atomic_long_read(&rc_faults), atomic_long_read(&rc_scanner_passes),
+		   rc_pages_in_use(), rc_pages_device_pages());
+}
+
+/* ---- tracepoints ---- */
+
+struct rc_tp {
+	const char *name;
+	void *probe;
+	struct tracepoint *tp;
+};
+
+static struct rc_tp rc_tps[] = {
+	{ "page_fault_user", rc_probe_fault },
+	{ "page_fault_kernel", rc_probe_fault },
+	{ "sched_process_fork", rc_probe_fork },
+	{ "sched_process_exec", rc_probe_exec },
+	{ "sched_process_exit", rc_probe_exit },
+};
+
+static void rc_tp_find(struct tracepoint *tp, void *priv)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(rc_tps); i++)
+		if (!strcmp(tp->name, rc_tps[i].name))
+			rc_tps[i].tp = tp;
+}
+
+static void rc_tp_unregister(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(rc_tps); i++) {
+		if (rc_tps[i].tp)
+			tracepoint_probe_unregister(rc_tps[i].tp, rc_tps[i].probe, NULL);
+	}
+	/* No probe runs any more, nor will it see our code again. */
+	tracepoint_synchronize_unregister();
+}
+
+/* ptrace_may_access() is not exported; find it the way kprobes do. */
+static int rc_find_ptrace_may_access(void)
+{
+	struct kprobe kp = { .symbol_name = "ptrace_may_access" };
+	int ret;
+
+	ret = register_kprobe(&kp);
+	if (ret)
+		return ret;
+	rc_ptrace_may_access = (void *)kp.addr;
+	unregister_kprobe(&kp);
+	return 0;
+}
+
+int rc_procs_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	ret = rc_find_ptrace_may_access();
+	if (ret) {
+		pr_err("ptrace_may_access not found: %d\n", ret);
+		return ret;
+	}
+	for_each_kernel_tracepoint(rc_tp_find, NULL);
+	for (i = 0; i < ARRAY_SIZE(rc_tps); i++) {
+		if (!rc_tps[i].tp) {
+			pr_err("tracepoint %s not found\n", rc_tps[i].name);
+			ret = -ENOENT;
+			goto err;
+		}
+		ret = tracepoint_probe_register(rc_tps[i].tp, rc_tps[i].probe, NULL);
+		if (ret) {
+			pr_err("tracepoint %s: %d\n", rc_tps[i].name, ret);
+			rc_tps[i].tp = NULL;
+			goto err;
+		}
+	}
+	return 0;
+err:
+	rc_tp_unregister();
+	for (i = 0; i < ARRAY_SIZE(rc_tps); i++)
+		rc_tps[i].tp = NULL;
+	return ret;
+}
+
+void rc_procs_uninit(void)
+{
+	struct rc_inherit *in, *tmp;
+
+	/* Every protected mm holds a module reference: none is left here. */
+	WRITE_ONCE(rc_shutting_down, true);
+	rc_tp_unregister();
+	cancel_delayed_work_sync(&rc_scan_work);
+	list_for_each_entry_safe(in, tmp, &rc_exec_pending, node) {
+		list_del(&in->node);
+		kfree(in);	/* its module reference cannot exist at unload */
+	}
+	/* rc_mn_free() of the last unprotected mms. */
+	mmu_notifier_synchronize();
+	rcu_barrier();
+}
