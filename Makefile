@@ -1,7 +1,9 @@
 # ramcrypt: one entry point from nothing to a verdict.
 #   make demo        install deps if missing, build, boot the guest, show ramcrypt at work
 #   make check       every test: host unit tests and the guest selftests (DEBUG=1: debug lane)
+#   make attack      the full attack evaluation: RAM dumps, aeskeyfind; writes docs/security/REPORT.md
 #   make bench-crypto  native cipher speed against OpenSSL
+#   make bench       guest benchmarks (fault costs, slowdown, memory) -> docs/bench/
 KFLAGS := $(if $(filter 1,$(DEBUG)),--debug)
 KDIR = $(shell scripts/build-kernel $(KFLAGS) --print-dir)
 KSRC = $(shell scripts/build-kernel --print-src)
@@ -34,8 +36,14 @@ demo: deps
 bench-crypto: userspace
 	@build/host/bench_crypto
 
+attack: kmod userspace
+	@scripts/attack
+
+bench: kmod userspace
+	@scripts/bench
+
 clean:
 	rm -rf build
 	$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: all deps kernel kmod userspace selftests check demo bench-crypto clean
+.PHONY: all deps kernel kmod userspace selftests check demo bench-crypto bench clean
