@@ -8,6 +8,7 @@
 #include <linux/errno.h>
 #include <linux/irqflags.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/random.h>
 #include <linux/string.h>
 #include <asm/cpufeature.h>
@@ -26,6 +27,17 @@
 static atomic64_t rc_tweak = ATOMIC64_INIT(0);
 static bool rc_use_vaes __read_mostly;
 
+#ifdef RAMCRYPT_BENCH
+/*
+ * Benchmark-only build (RAMCRYPT_BENCH=y, set by `make bench`): the cipher can be
+ * replaced by a plain copy, so the fault path's own cost can be measured apart from
+ * AES (which TCG inflates far more than other kernel code). Never in a normal build.
+ */
+static bool bench_copy_cipher;
+module_param(bench_copy_cipher, bool, 0444);
+MODULE_PARM_DESC(bench_copy_cipher, "BENCHMARK ONLY: store pages in plaintext (copy instead of AES)");
+#endif
+
 int rc_cipher_init(void)
 {
 	if (!boot_cpu_has(X86_FEATURE_AES) || !boot_cpu_has(X86_FEATURE_XMM4_1)) {
@@ -36,6 +48,10 @@ int rc_cipher_init(void)
 		      boot_cpu_has(X86_FEATURE_VPCLMULQDQ) &&
 		      cpu_has_xfeatures(XFEATURE_MASK_SSE | XFEATURE_MASK_YMM, NULL);
 	atomic64_set(&rc_tweak, get_random_u64());
+#ifdef RAMCRYPT_BENCH
+	if (bench_copy_cipher)
+		pr_warn("bench_copy_cipher: pages are NOT encrypted (benchmark build)\n");
+#endif
 	return 0;
 }
 
@@ -84,6 +100,13 @@ static int rc_cipher_page(void *dst, const void *src, u64 tweak, int decrypt)
 	u8 iv[16] = { 0 };
 
 	put_unaligned_le64(tweak, iv);
+#ifdef RAMCRYPT_BENCH
+	if (bench_copy_cipher) {
+		if (dst != src)
+			memcpy(dst, src, PAGE_SIZE);
+		return 0;
+	}
+#endif
 	if (!rc_keystore_usable())
 		return -EKEYREJECTED;
 	if (likely(rc_cipher_try(dst, src, iv, decrypt)))
