@@ -173,9 +173,12 @@ static void rc_page_free(struct page *page)
 /* ---- page table inspection (mmap_lock held) ---- */
 
 enum rc_kind { RC_PLAIN, RC_CIPHER };
-/* Called for each plaintext anonymous or ramcrypt ciphertext entry; true stops. */
+/*
+ * Called for each plaintext anonymous or ramcrypt ciphertext entry, under the page
+ * table lock; page is the (head) page mapped at addr. true stops the walk.
+ */
 typedef bool (*rc_walk_fn)(enum rc_kind kind, unsigned long addr, unsigned long nr,
-			   void *arg);
+			   struct page *page, void *arg);
 
 /*
  * Walk the page table of vma over [addr, end). The page-table pages cannot go away:
@@ -218,7 +221,7 @@ static unsigned long rc_walk(struct vm_area_struct *vma, unsigned long addr,
 
 			/* The huge zero page is not PageAnon. */
 			if (PageAnon(page) &&
-			    fn(RC_PLAIN, addr, (next - addr) >> PAGE_SHIFT, arg))
+			    fn(RC_PLAIN, addr, (next - addr) >> PAGE_SHIFT, page, arg))
 				return addr;
 			continue;
 		}
@@ -234,17 +237,20 @@ static unsigned long rc_walk(struct vm_area_struct *vma, unsigned long addr,
 				if (is_zero_pfn(pfn) || !pfn_valid(pfn) ||
 				    !PageAnon(pfn_to_page(pfn)))
 					continue;
-				if (fn(RC_PLAIN, addr, 1, arg)) {
+				if (fn(RC_PLAIN, addr, 1, pfn_to_page(pfn), arg)) {
 					stop = true;
 					break;
 				}
 			} else if (!pte_none(p)) {
 				swp_entry_t e = pte_to_swp_entry(p);
+				struct page *page;
 
-				if (!is_device_private_entry(e) ||
-				    !rc_is_our_page(pfn_swap_entry_to_page(e)))
+				if (!is_device_private_entry(e))
 					continue;
-				if (fn(RC_CIPHER, addr, 1, arg)) {
+				page = pfn_swap_entry_to_page(e);
+				if (!rc_is_our_page(page))
+					continue;
+				if (fn(RC_CIPHER, addr, 1, page, arg)) {
 					stop = true;
 					break;
 				}
@@ -262,7 +268,7 @@ struct rc_counts {
 };
 
 static bool rc_count_fn(enum rc_kind kind, unsigned long addr, unsigned long nr,
-			void *arg)
+			struct page *page, void *arg)
 {
 	struct rc_counts *c = arg;
 
@@ -285,7 +291,7 @@ void rc_pages_count(struct vm_area_struct *vma, unsigned long start,
 }
 
 static bool rc_plain_fn(enum rc_kind kind, unsigned long addr, unsigned long nr,
-			void *arg)
+			struct page *page, void *arg)
 {
 	return kind == RC_PLAIN;
 }
@@ -324,8 +330,74 @@ bool rc_pages_vma_eligible(struct vm_area_struct *vma)
 
 /* ---- encryption ---- */
 
-/* Fill args->dst with ciphertext device pages for the anonymous source pages. */
-static void rc_encrypt_batch(struct migrate_vma *args, struct rc_pstats *st)
+/*
+ * Plaintext pages of this batch that another mm maps too (COW after fork, KSM).
+ * migrate_vma unmaps a page from every mm that maps it (try_to_migrate) and puts the
+ * device page into all of them: encrypting a shared page would plant our device
+ * pages in a process that is not protected at all (a fork parent that never asked
+ * for it), where nothing ever encrypts or frees them again until it exits or
+ * touches them, and the module's page count never gets back to zero.
+ */
+struct rc_shared {
+	unsigned long start;
+	unsigned long mask;	/* bit i: the page at start + i pages is shared */
+};
+
+static bool rc_shared_fn(enum rc_kind kind, unsigned long addr, unsigned long nr,
+			 struct page *page, void *arg)
+{
+	struct rc_shared *sh = arg;
+	unsigned long i;
+
+	if (kind != RC_PLAIN)
+		return false;
+	/* A PMD-mapped THP (nr > 1): page_mapcount() of the head counts PMD maps. */
+	if (page_mapcount(page) > 1 || PageKsm(page))
+		for (i = 0; i < nr; i++)
+			sh->mask |= 1UL << (((addr - sh->start) >> PAGE_SHIFT) + i);
+	return false;
+}
+
+/*
+ * Give this mm its own copy of every shared page of [start, start + RC_BATCH
+ * pages) (a write fault through GUP: the kernel's COW break, as ptrace's poke
+ * does), so that only this mm's mapping is encrypted and the other mm keeps its
+ * plaintext page, exactly as without ramcrypt. Returns the pages that are still
+ * shared (the COW break failed); those are left alone. mmap_lock held for read,
+ * which also keeps this mm from forking and sharing a page again meanwhile.
+ */
+static unsigned long rc_unshare(struct vm_area_struct *vma, unsigned long start,
+				unsigned long end)
+{
+	struct rc_shared sh = { .start = start };
+	unsigned long left = 0, i;
+
+	rc_walk(vma, start, end, rc_shared_fn, &sh);
+	for (i = 0; sh.mask >> i; i++) {
+		unsigned long addr = start + (i << PAGE_SHIFT);
+		struct page *page;
+
+		if (!(sh.mask & (1UL << i)))
+			continue;
+		if (get_user_pages_remote(vma->vm_mm, addr, 1, FOLL_WRITE | FOLL_FORCE,
+					  &page, NULL, NULL) == 1) {
+			bool still = page_mapcount(page) > 1 || PageKsm(page);
+
+			put_page(page);
+			if (!still)
+				continue;
+		}
+		left |= 1UL << i;
+	}
+	return left;
+}
+
+/*
+ * Fill args->dst with ciphertext device pages for the anonymous source pages,
+ * except those whose bit is set in skip (still shared with another mm).
+ */
+static void rc_encrypt_batch(struct migrate_vma *args, unsigned long skip,
+			     struct rc_pstats *st)
 {
 	unsigned long i;
 
@@ -346,6 +418,11 @@ static void rc_encrypt_batch(struct migrate_vma *args, struct rc_pstats *st)
 		/* Holes and the zero page hold no data; page cache is not ours. */
 		if (!spage || !PageAnon(spage) || is_zone_device_page(spage))
 			continue;
+		/* Not ours alone: finalize maps it back everywhere, unchanged. */
+		if ((skip & (1UL << i)) || PageKsm(spage)) {
+			rc_count(st, skipped_pinned, 1);
+			continue;
+		}
 
 		if (atomic_long_inc_return(&rc_ct_pages) > READ_ONCE(rc_pages_cap))
 			goto degraded;
@@ -392,9 +469,9 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 			       unsigned long end, struct rc_pstats *st)
 {
 	unsigned long src[RC_BATCH], dst[RC_BATCH];
-	unsigned long addr, next, done = 0;
+	unsigned long addr, next, skip, done = 0;
 
-	mmap_assert_locked(vma->vm_mm);
+	lockdep_assert_held(&vma->vm_mm->mmap_lock);	/* mmap_assert_locked() needs dump_mm, not exported */
 	if (!rc_pages_vma_eligible(vma))
 		return 0;
 	start = max(start, vma->vm_start);
@@ -415,11 +492,12 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 		if (addr >= end)
 			break;
 		next = min(end, addr + RC_BATCH * PAGE_SIZE);
+		skip = rc_unshare(vma, addr, next);
 		args.start = addr;
 		args.end = next;
 		if (migrate_vma_setup(&args))
 			break;
-		rc_encrypt_batch(&args, st);
+		rc_encrypt_batch(&args, skip, st);
 		migrate_vma_pages(&args);
 		for (i = 0; i < args.npages; i++) {
 			if (!args.dst[i])
@@ -513,7 +591,7 @@ unsigned long rc_pages_decrypt(struct vm_area_struct *vma, unsigned long start,
 	unsigned long src[RC_BATCH], dst[RC_BATCH];
 	unsigned long addr, next, done = 0;
 
-	mmap_assert_locked(vma->vm_mm);
+	lockdep_assert_held(&vma->vm_mm->mmap_lock);	/* mmap_assert_locked() needs dump_mm, not exported */
 	start = max(start, vma->vm_start);
 	end = min(end, vma->vm_end);
 	for (addr = start; addr < end; addr = next) {

@@ -43,7 +43,7 @@
 #include "pages.h"
 #include "procs.h"
 
-#define RC_PEND		32	/* faults recorded between two returns to user space */
+#define RC_PEND		64	/* faults recorded, not yet processed, all threads */
 
 unsigned int rc_default_window = 6;
 unsigned int rc_max_window = 1024;
@@ -59,6 +59,7 @@ struct rc_mm {
 	u64 flags;			/* RAMCRYPT_PROTECT_* */
 	int saved_dumpable;
 	bool dead;			/* unhashed; under rc_hash_lock */
+	bool exec_handled;		/* INHERIT_EXEC passed on (xchg) */
 
 	/* The window: under lock. Held across encryption so passes serialise. */
 	struct mutex lock;
@@ -66,12 +67,21 @@ struct rc_mm {
 	unsigned int fifo_head, fifo_count;
 	unsigned long *fifo;		/* window entries, ring */
 	unsigned long *sorted;		/* scratch: window sorted, for passes */
+	/* scratch for rc_mm_update(), under lock */
+	unsigned long upd_pend[RC_PEND], upd_evicted[RC_PEND], upd_huge[RC_PEND];
 
-	/* Faults not yet processed: under pend_lock, written by the fault probe. */
+	/*
+	 * Faults not yet processed, in fault order, each with the task that took
+	 * it: under pend_lock, written by the fault probe. A task folds in only
+	 * its own faults (see rc_mm_update()); task is compared, never followed.
+	 */
 	spinlock_t pend_lock;
-	unsigned int pend_head, pend_count;
+	unsigned int pend_count;
 	bool pend_overflow;
-	unsigned long pend[RC_PEND];
+	struct rc_pend {
+		unsigned long addr;
+		struct task_struct *task;
+	} pend[RC_PEND];
 
 	atomic_long_t faults;
 	struct rc_pstats st;
@@ -102,6 +112,8 @@ static atomic_long_t rc_faults;
 static bool rc_shutting_down;
 
 static bool (*rc_ptrace_may_access)(struct task_struct *task, unsigned int mode);
+/* lru_add_drain(), not exported either; NULL if not found (then only slower). */
+static void (*rc_lru_add_drain)(void);
 
 static void rc_scan_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(rc_scan_work, rc_scan_fn);
@@ -248,28 +260,80 @@ static unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
 }
 
 /*
- * Bring the window up to date with the faults recorded since the last call and
- * encrypt what fell out of it. Process context; mm is alive (the caller is a task
+ * Encrypt one page that fell out of the window. migrate_vma gives up on a page
+ * for passing reasons (its lock taken by someone for a moment, not yet on the LRU,
+ * a transient reference) and says nothing; a page left behind here would stay
+ * plaintext outside the window until the scanner. So check, and try again a
+ * couple of times (each migrate_vma_setup drains the LRU batches anew).
+ */
+static void rc_encrypt_evicted(struct rc_mm *rc, struct vm_area_struct *vma,
+			       unsigned long addr)
+{
+	unsigned long plain, cipher;
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		rc_pages_encrypt(vma, addr, addr + PAGE_SIZE, &rc->st);
+		plain = cipher = 0;
+		rc_pages_count(vma, addr, addr + PAGE_SIZE, &plain, &cipher);
+		if (!plain)
+			return;
+		cond_resched();
+	}
+	atomic_long_inc(&rc->st.skipped_pinned);
+	atomic_long_inc(&rc_pages_global.skipped_pinned);
+}
+
+/*
+ * Take the current task's recorded faults out of the pending list (in fault order)
+ * into pend[]; return their number. *overflow: faults were lost, make a full pass.
+ *
+ * Only the current task's own faults: they have completed (we are on its way back
+ * to user space, or in its ioctl after its copy_from_user), so their pages are
+ * present now. Another thread's fault may still be in flight: folding it in now
+ * would look at a page that is not there yet (a THP that is about to make 512 pages
+ * present would go unnoticed, a page could be evicted and "encrypted" before it
+ * even exists) and that thread's own pass would then find nothing to do, leaving
+ * the pages plaintext outside the window until the scanner came by.
+ */
+static unsigned int rc_pend_take(struct rc_mm *rc, unsigned long *pend,
+				 bool *overflow)
+{
+	unsigned int i, n = 0, kept = 0;
+	unsigned long flags;
+
+	spin_lock_irqsave(&rc->pend_lock, flags);
+	for (i = 0; i < rc->pend_count; i++) {
+		if (rc->pend[i].task == current) {
+			if (pend)
+				pend[n] = rc->pend[i].addr;
+			n++;
+		} else
+			rc->pend[kept++] = rc->pend[i];
+	}
+	rc->pend_count = kept;
+	*overflow = rc->pend_overflow;
+	rc->pend_overflow = false;
+	spin_unlock_irqrestore(&rc->pend_lock, flags);
+	return n;
+}
+
+/*
+ * Bring the window up to date with the current task's faults recorded since its
+ * last call and encrypt what fell out of it. Process context; mm is alive (the caller is a task
  * of mm or holds mm_users).
  */
 static void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full)
 {
-	unsigned long pend[RC_PEND], evicted[RC_PEND], huge[RC_PEND];
+	unsigned long *pend = rc->upd_pend, *evicted = rc->upd_evicted;
+	unsigned long *huge = rc->upd_huge;
 	unsigned int n, i, nevict = 0, nhuge = 0;
-	unsigned long flags;
 	bool overflow;
 
 	mutex_lock(&rc->lock);
 	if (READ_ONCE(rc->dead))
 		goto out;
-	spin_lock_irqsave(&rc->pend_lock, flags);
-	n = rc->pend_count;
-	for (i = 0; i < n; i++)
-		pend[i] = rc->pend[(rc->pend_head + i) % RC_PEND];
-	rc->pend_head = rc->pend_count = 0;
-	overflow = rc->pend_overflow;
-	rc->pend_overflow = false;
-	spin_unlock_irqrestore(&rc->pend_lock, flags);
+	n = rc_pend_take(rc, pend, &overflow);
 	if (!n && !overflow && !full)
 		goto out;
 
@@ -309,8 +373,7 @@ static void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full)
 				rc_mm_pass(rc, mm, evicted[i] & HPAGE_PMD_MASK,
 					   (evicted[i] & HPAGE_PMD_MASK) + HPAGE_PMD_SIZE);
 			else
-				rc_pages_encrypt(vma, evicted[i], evicted[i] + PAGE_SIZE,
-						 &rc->st);
+				rc_encrypt_evicted(rc, vma, evicted[i]);
 		}
 	}
 	mmap_read_unlock(mm);
@@ -327,8 +390,31 @@ static void rc_fault_work(struct callback_head *cb)
 
 	kfree(w);
 	/* Also run from exit_task_work(), after exit_mm(): nothing to do then. */
-	if (current->mm == rc->mn.mm && !(current->flags & PF_EXITING))
+	if (current->mm == rc->mn.mm && !(current->flags & PF_EXITING)) {
+		/*
+		 * The page this fault made present (decrypted or new) sits in this
+		 * CPU's LRU add batch. If another thread on another CPU evicts it,
+		 * migrate_vma cannot isolate it without lru_add_drain_all(), which
+		 * costs milliseconds per eviction (all CPUs, under a global mutex).
+		 * Put it on the LRU now, here, where it is cheap.
+		 */
+		if (rc_lru_add_drain)
+			rc_lru_add_drain();
 		rc_mm_update(rc, current->mm, false);
+	} else {
+		/*
+		 * Exiting, or after execve: forget this task's faults in rc (its
+		 * task_struct may be reused). Nobody folds them in now: if the mm
+		 * lives on (another thread), its next pass is a full one.
+		 */
+		bool overflow;
+
+		if (rc_pend_take(rc, NULL, &overflow) || overflow) {
+			spin_lock_irq(&rc->pend_lock);
+			rc->pend_overflow = true;
+			spin_unlock_irq(&rc->pend_lock);
+		}
+	}
 	rc_mm_put(rc);
 }
 
@@ -351,36 +437,37 @@ static void rc_probe_fault(void *data, unsigned long address,
 	rc = rc_mm_get(mm);
 	if (!rc)
 		return;
-
-	spin_lock_irqsave(&rc->pend_lock, flags);
-	if (rc->pend_count == RC_PEND) {
-		/* Keep the newest; the next update makes a full pass. */
-		rc->pend_head = (rc->pend_head + 1) % RC_PEND;
-		rc->pend_count--;
-		rc->pend_overflow = true;
-	}
-	rc->pend[(rc->pend_head + rc->pend_count++) % RC_PEND] = address & PAGE_MASK;
-	spin_unlock_irqrestore(&rc->pend_lock, flags);
 	atomic_long_inc(&rc->faults);
 	atomic_long_inc(&rc_faults);
 
 	/*
 	 * One work per fault: a task cannot tell cheaply whether its earlier work
-	 * is still queued, and extra ones find the ring empty. If none can be
-	 * queued, the scanner makes up for it.
+	 * is still queued, and extra ones find nothing left. A fault is recorded
+	 * only with a work queued, so that every entry is taken by its task (or
+	 * dropped when it exits). If no work can be queued, or the list is full,
+	 * the fault is not recorded and the next pass is a full one (the scanner's
+	 * at the latest).
 	 */
 	w = kmalloc(sizeof(*w), GFP_ATOMIC | __GFP_NOWARN);
-	if (!w)
-		goto put;
-	init_task_work(&w->cb, rc_fault_work);
-	w->rc = rc;
-	if (task_work_add(current, &w->cb, TWA_RESUME)) {
-		kfree(w);
-		goto put;
+	if (w) {
+		init_task_work(&w->cb, rc_fault_work);
+		w->rc = rc;
+		if (task_work_add(current, &w->cb, TWA_RESUME)) {
+			kfree(w);
+			w = NULL;
+		}
 	}
-	return;		/* the work owns the reference now */
-put:
-	rc_mm_put(rc);
+	spin_lock_irqsave(&rc->pend_lock, flags);
+	if (!w || rc->pend_count == RC_PEND) {
+		rc->pend_overflow = true;
+	} else {
+		rc->pend[rc->pend_count].addr = address & PAGE_MASK;
+		rc->pend[rc->pend_count].task = current;
+		rc->pend_count++;
+	}
+	spin_unlock_irqrestore(&rc->pend_lock, flags);
+	if (!w)
+		rc_mm_put(rc);	/* else the work owns the reference now */
 }
 
 /* ---- protection ---- */
@@ -565,18 +652,38 @@ static void rc_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 {
 	struct rc_inherit *in, *found = NULL;
 	unsigned long flags;
+	struct rc_mm *rc;
+	int bkt;
 
-	if (list_empty_careful(&rc_exec_pending))
-		return;
-	spin_lock_irqsave(&rc_exec_lock, flags);
-	list_for_each_entry(in, &rc_exec_pending, node) {
-		if (in->task == p) {
-			list_del_init(&in->node);
-			found = in;
-			break;
+	if (!list_empty_careful(&rc_exec_pending)) {
+		spin_lock_irqsave(&rc_exec_lock, flags);
+		list_for_each_entry(in, &rc_exec_pending, node) {
+			if (in->task == p) {
+				list_del_init(&in->node);
+				found = in;
+				break;
+			}
 		}
+		spin_unlock_irqrestore(&rc_exec_lock, flags);
 	}
-	spin_unlock_irqrestore(&rc_exec_lock, flags);
+	if (!found && atomic_read(&rc_nr_protected)) {
+		/*
+		 * The old mm is not released yet (someone else holds mm_users and
+		 * will drop the last one later): it is still hashed, under our tgid.
+		 */
+		rcu_read_lock();
+		hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode) {
+			if (rc->pid == task_tgid(p) && rc->mn.mm != p->mm &&
+			    (rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC) &&
+			    !READ_ONCE(rc->dead) && !xchg(&rc->exec_handled, true)) {
+				found = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN);
+				if (!found)
+					atomic_long_inc(&rc_pages_global.degraded_events);
+				break;
+			}
+		}
+		rcu_read_unlock();
+	}
 	if (found && task_work_add(p, &found->cb, TWA_RESUME))
 		rc_inherit_free(found);
 }
@@ -609,21 +716,45 @@ static void rc_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	struct rc_mm *rc = container_of(mn, struct rc_mm, mn);
 	unsigned long flags;
 
+	struct task_struct *task;
+
 	if (!rc_mm_unhash(rc))
 		return;
-	if ((rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC) && current->in_execve &&
-	    current->mm != mm) {
+	if (!(rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC))
+		goto out;
+	/*
+	 * Is this the old mm of an execve? The release runs in the last mmput(),
+	 * which is execve's own exec_mmap() only if nobody else held mm_users at
+	 * that moment: the scanner, a stats ioctl or /proc may have, and then we
+	 * run in their context, before or after the exec completes. So do not ask
+	 * current: ask the process (after de_thread() the exec'ing thread is the
+	 * leader), whether it is in execve with another mm. If the exec already
+	 * completed, rc_probe_exec() found us still hashed and did the job.
+	 */
+	task = get_pid_task(rc->pid, PIDTYPE_TGID);
+	if (!task)
+		goto out;
+	if (task->in_execve && READ_ONCE(task->mm) != mm &&
+	    !xchg(&rc->exec_handled, true)) {
 		struct rc_inherit *in = rc_inherit_alloc(rc, GFP_KERNEL);
 
 		if (in) {
-			in->task = current;
+			in->task = task;
 			spin_lock_irqsave(&rc_exec_lock, flags);
-			list_add(&in->node, &rc_exec_pending);
-			spin_unlock_irqrestore(&rc_exec_lock, flags);
+			/* rc_probe_exit() sets no entry free once it has run. */
+			if (task->flags & PF_EXITING) {
+				spin_unlock_irqrestore(&rc_exec_lock, flags);
+				rc_inherit_free(in);
+			} else {
+				list_add(&in->node, &rc_exec_pending);
+				spin_unlock_irqrestore(&rc_exec_lock, flags);
+			}
 		} else {
 			atomic_long_inc(&rc_pages_global.degraded_events);
 		}
 	}
+	put_task_struct(task);
+out:
 	rc_mm_put(rc);
 }
 
@@ -981,16 +1112,24 @@ static void rc_tp_unregister(void)
 }
 
 /* ptrace_may_access() is not exported; find it the way kprobes do. */
+static void *rc_find_symbol(const char *name)
+{
+	struct kprobe kp = { .symbol_name = name };
+	void *addr;
+
+	if (register_kprobe(&kp))
+		return NULL;
+	addr = kp.addr;
+	unregister_kprobe(&kp);
+	return addr;
+}
+
 static int rc_find_ptrace_may_access(void)
 {
-	struct kprobe kp = { .symbol_name = "ptrace_may_access" };
-	int ret;
-
-	ret = register_kprobe(&kp);
-	if (ret)
-		return ret;
-	rc_ptrace_may_access = (void *)kp.addr;
-	unregister_kprobe(&kp);
+	rc_ptrace_may_access = rc_find_symbol("ptrace_may_access");
+	if (!rc_ptrace_may_access)
+		return -ENOENT;
+	rc_lru_add_drain = rc_find_symbol("lru_add_drain");
 	return 0;
 }
 
