@@ -23,6 +23,7 @@
 #include "pages.h"
 #include "procs.h"
 #include "ramcrypt.h"
+#include "seal.h"
 
 #define RC_SCAN_MIN_MS		10
 #define RC_SCAN_MAX_MS		3600000
@@ -205,6 +206,14 @@ static long rc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;
 		return rc_keystore_selftest();
+	case RAMCRYPT_IOC_SEAL:
+		/* Sealing needs write access to the device, as every state change. */
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		return rc_seal_ioctl(uarg);
+	case RAMCRYPT_IOC_UNSEAL:
+		/* Any descriptor: rc_unseal_ioctl() checks that the caller is protected. */
+		return rc_unseal_ioctl(uarg);
 	default:
 		return -ENOTTY;
 	}

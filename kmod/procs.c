@@ -1181,3 +1181,14 @@ void rc_procs_uninit(void)
 	mmu_notifier_synchronize();
 	rcu_barrier();
 }
+
+/* For the seal code: secrets are unsealed only into a protected mm. */
+bool rc_procs_mm_protected(struct mm_struct *mm)
+{
+	bool ret;
+
+	rcu_read_lock();
+	ret = rc_mm_lookup(mm) != NULL;
+	rcu_read_unlock();
+	return ret;
+}

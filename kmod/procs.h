@@ -37,5 +37,7 @@ void rc_procs_scanner_kick(void);
 void rc_procs_show(struct seq_file *m);
 /* The page engine decrypted n pages of mm on a fault (any context with mm alive). */
 void rc_procs_note_decrypt(struct mm_struct *mm, unsigned long n);
+/* Is mm protected right now? (RAMCRYPT_IOC_UNSEAL) */
+bool rc_procs_mm_protected(struct mm_struct *mm);
 
 #endif

@@ -24,8 +24,8 @@ _ramcrypt()
 	_init_completion || return
 
 	if ((cword == 1)); then
-		COMPREPLY=($(compgen -W "run protect unprotect set ps status key selftest
-			version --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "run protect unprotect set ps status key secret
+			selftest version --help" -- "$cur"))
 		return
 	fi
 
@@ -36,14 +36,15 @@ _ramcrypt()
 		for ((i = 2; i < cword; i++)); do
 			case ${words[i]} in
 			--) _command_offset $((i + 1)); return ;;
-			--window) ((i++)) ;;
+			--window|--secret|--keyring) ((i++)) ;;
 			-*) ;;
 			*) _command_offset $i; return ;;
 			esac
 		done
-		[[ $prev == --window ]] && return
+		[[ $prev == --window || $prev == --secret ]] && return
+		[[ $prev == --keyring ]] && { COMPREPLY=($(compgen -W "@u @s @p" -- "$cur")); return; }
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--window -- --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--window --secret --keyring -- --help" -- "$cur"))
 		else
 			_command_offset $cword
 		fi
@@ -61,6 +62,19 @@ _ramcrypt()
 			COMPREPLY=($(compgen -W "--help" -- "$cur"))
 		else
 			_ramcrypt_protected_pids
+		fi
+		;;
+	secret)
+		case $prev in
+		--keyring) COMPREPLY=($(compgen -W "@u @s @p" -- "$cur")); return ;;
+		--from-file) _filedir; return ;;
+		esac
+		if ((cword == 2)); then
+			COMPREPLY=($(compgen -W "seal unseal --help" -- "$cur"))
+		elif [[ $cur == -* && ${words[2]} == seal ]]; then
+			COMPREPLY=($(compgen -W "--keyring --from-file --help" -- "$cur"))
+		elif [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--keyring --help" -- "$cur"))
 		fi
 		;;
 	set)

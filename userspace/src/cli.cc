@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "cli.h"
 
+#include "secret.h"
+
 #include <CLI/CLI.hpp>
 
 #include <charconv>
@@ -74,6 +76,7 @@ private:
 	CLI::App *run_ = nullptr, *protect_ = nullptr, *unprotect_ = nullptr, *set_ = nullptr,
 		 *set_window_ = nullptr, *ps_ = nullptr, *status_ = nullptr, *key_ = nullptr,
 		 *key_status_ = nullptr, *key_load_ = nullptr, *selftest_ = nullptr, *version_ = nullptr;
+	CLI::App *secret_ = nullptr, *secret_seal_ = nullptr, *secret_unseal_ = nullptr;
 	CLI::Option *window_opt_ = nullptr, *protect_window_opt_ = nullptr, *iterations_opt_ = nullptr;
 
 	std::string window_;
@@ -83,6 +86,10 @@ private:
 	bool json_ = false;
 	KeyLoadOptions key_opts_;
 	std::string iterations_;
+	std::vector<std::string> run_secrets_;
+	RunSecrets secrets_;
+	SecretSealOptions seal_opts_;
+	std::string unseal_name_;
 };
 
 CLI::App *Cli::command(CLI::App *parent, const std::string &name, const std::string &description,
@@ -103,9 +110,14 @@ void Cli::build()
 					" (default: the sysctl default)";
 
 	run_ = command(&app_, "run", "Run COMMAND protected from its first instruction",
-		       "run [--window N] [--] COMMAND [ARGS...]");
+		       "run [--window N] [--secret NAME[=VAR[:hex]]]... [--keyring K] [--] COMMAND [ARGS...]");
 	window_opt_ = run_->add_option("--window", window_, window_help)
 			      ->type_name("N");
+	run_->add_option("--secret", run_secrets_,
+			 "Unseal secret NAME into environment variable VAR (default: NAME in upper case)")
+		->type_name("NAME[=VAR[:hex]]");
+	run_->add_option("--keyring", secrets_.keyring, "Keyring of the --secret blobs: @u (default), @s, @p, @p:UID")
+		->type_name("K");
 	run_->prefix_command(); // COMMAND and everything after it are the command's
 	run_->footer("Exit status: COMMAND's; 125 if ramcrypt fails, 126 if COMMAND cannot be\n"
 		     "executed, 127 if it is not found.");
@@ -159,6 +171,23 @@ void Cli::build()
 							std::to_string(kdf_default_iterations) + ")")
 				  ->type_name("N");
 	key_load_->footer("The same passphrase, salt and iterations give the same key after a reboot.");
+
+	secret_ = command(&app_, "secret", "Seal secrets under the module's key (docs/SEALING.md)",
+			  "secret seal|unseal ...");
+	secret_->require_subcommand(1);
+	secret_seal_ = command(secret_, "seal", "Seal a secret from standard input or FILE into a keyring",
+			       "secret seal NAME [--keyring K] [--from-file FILE]");
+	secret_seal_->add_option("NAME", seal_opts_.name, "Name of the secret")->type_name("");
+	secret_seal_->add_option("--keyring", seal_opts_.keyring, "@u (default), @s, @p, @p:UID or a key id")
+		->type_name("K");
+	secret_seal_->add_option("--from-file", seal_opts_.from_file, "Read the secret from FILE (- is standard input)")
+		->type_name("FILE");
+	secret_unseal_ = command(secret_, "unseal", "Check that NAME unseals, in protected memory; never prints it",
+				 "secret unseal NAME [--keyring K]");
+	secret_unseal_->add_option("NAME", unseal_name_, "Name of the secret")->type_name("");
+	secret_unseal_->add_option("--keyring", seal_opts_.keyring, "@u (default), @s, @p, @p:UID or a key id")
+		->type_name("K");
+	secret_->footer("Programs get a secret with 'ramcrypt run --secret NAME -- PROGRAM' or libramcrypt.");
 
 	selftest_ = command(&app_, "selftest", "Ask the module to run its known-answer tests", "selftest");
 
@@ -227,7 +256,13 @@ int Cli::dispatch()
 			return usage_error("missing command");
 		if (command.front().starts_with("-") && !run_->remaining().empty())
 			return usage_error("unrecognized option '" + command.front() + "'");
-		return cmd_run(env_, window, command);
+		for (const auto &arg : run_secrets_) {
+			SecretSpec spec;
+			if (error = parse_secret_spec(arg, spec); !error.empty())
+				return usage_error(error);
+			secrets_.specs.push_back(spec);
+		}
+		return cmd_run(env_, window, command, &secrets_);
 	}
 	if (protect_->parsed() || unprotect_->parsed()) {
 		if (error = pids_error(pids_, pids); !error.empty())
@@ -262,6 +297,13 @@ int Cli::dispatch()
 			key_opts_.iterations = static_cast<unsigned int>(n);
 		}
 		return cmd_key_load(env_, key_opts_);
+	}
+	if (secret_seal_->parsed() || secret_unseal_->parsed()) {
+		const std::string &name = secret_seal_->parsed() ? seal_opts_.name : unseal_name_;
+		if (name.empty())
+			return usage_error("missing secret name");
+		return secret_seal_->parsed() ? cmd_secret_seal(env_, seal_opts_)
+					      : cmd_secret_unseal(env_, name, seal_opts_.keyring);
 	}
 	if (selftest_->parsed())
 		return cmd_selftest(env_);

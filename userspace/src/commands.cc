@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include "output.h"
+#include "secret.h"
 
 #include <openssl/crypto.h>
 
@@ -276,7 +277,8 @@ std::string ask_passphrase(Env &env, bool verify, Secret &pass)
 
 } // namespace
 
-int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &command)
+int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &command,
+	    const RunSecrets *secrets)
 {
 	auto dev = open_or_report(env, Access::write);
 	if (!dev)
@@ -292,6 +294,10 @@ int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &comm
 		report(env, "run", e);
 		return exit_run_failed;
 	}
+	// Protected now: the secrets are unsealed into this process's protected memory.
+	SecretEnv secret_env;
+	if (secrets && !secret_env.unseal(env, *dev, *secrets))
+		return exit_run_failed;
 	dev.reset();
 
 	std::vector<char *> argv;

@@ -39,7 +39,10 @@ struct Env {
 // The same text the kernel module reports as its version, for `ramcrypt version`.
 extern const char tool_version[];
 
-int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &command);
+struct RunSecrets;
+// secrets: sealed secrets to unseal into the environment once protected (secret.h).
+int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &command,
+	    const RunSecrets *secrets = nullptr);
 int cmd_protect(Env &env, const std::vector<pid_t> &pids, std::uint64_t window,
 		bool inherit_exec);
 int cmd_unprotect(Env &env, const std::vector<pid_t> &pids);

@@ -37,6 +37,8 @@ public:
 		return call(RAMCRYPT_IOC_KEY_LOAD, const_cast<ramcrypt_key *>(&k));
 	}
 	int selftest() override { return call(RAMCRYPT_IOC_SELFTEST, nullptr); }
+	int seal(struct ramcrypt_seal &s) override { return call(RAMCRYPT_IOC_SEAL, &s); }
+	int unseal(ramcrypt_unseal &u) override { return call(RAMCRYPT_IOC_UNSEAL, &u); }
 
 private:
 	int call(unsigned long request, void *arg)

@@ -6,6 +6,7 @@
 
 #include <linux/ramcrypt.h>
 
+#include <cerrno>
 #include <memory>
 
 namespace ramcrypt {
@@ -22,6 +23,9 @@ public:
 	virtual int status(ramcrypt_status &s) = 0;
 	virtual int key_load(const ramcrypt_key &k) = 0;
 	virtual int selftest() = 0;
+	// Sealed secrets (ABI 2); a device that predates them answers ENOTTY.
+	virtual int seal(struct ramcrypt_seal &) { return ENOTTY; }
+	virtual int unseal(ramcrypt_unseal &) { return ENOTTY; }
 };
 
 // Reporting commands open the device read-only, so an admin can grant a monitoring

@@ -13,6 +13,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+// The ABI version as the tool prints it, whatever the header says.
+#define ABI_STR2(x) #x
+#define ABI_STR1(x) ABI_STR2(x)
+#define ABI_STR ABI_STR1(RAMCRYPT_ABI_VERSION)
+
 namespace ramcrypt::test {
 namespace {
 
@@ -538,7 +543,7 @@ TEST_F(CliTest, StatusHealthyJson)
 	const std::string s = out_.str();
 	EXPECT_TRUE(s.starts_with(
 		"{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"loaded\":true,"
-		"\"module_version\":\"0.1.0\",\"module_abi\":1,\"key_source\":\"random\","
+		"\"module_version\":\"0.1.0\",\"module_abi\":" ABI_STR ",\"key_source\":\"random\","
 		"\"key_generation\":1,\"cpus_online\":2,\"cpus_with_key\":2,\"degraded\":[],"
 		"\"healthy\":true,\"protected_procs\":1,\"encrypted_pages\":100,\"window_pages\":4,"
 		"\"encryptions\":0,\"decryptions\":0,\"scanner_passes\":0,\"skipped_pinned\":0,"
@@ -559,7 +564,7 @@ TEST_F(CliTest, StatusHumanShowsTheThreatModel)
 	file("proc/sys/ramcrypt/default_window", "4\n");
 	EXPECT_EQ(run({ "status" }), 0);
 	const std::string s = out_.str();
-	EXPECT_TRUE(s.starts_with("module:               loaded, version 0.1.0, ABI 1\n"
+	EXPECT_TRUE(s.starts_with("module:               loaded, version 0.1.0, ABI " ABI_STR "\n"
 				  "key:                  random, made at module load, never stored, generation 1\n"
 				  "cpus holding the key: 2 of 2 online\n"
 				  "health:               ok\n"))
@@ -604,7 +609,7 @@ TEST_F(CliTest, StatusUnsupportedStillReportsTheModule)
 	mod_.errors["status"] = ENOTTY;
 	EXPECT_EQ(run({ "status", "--json" }), 1);
 	EXPECT_TRUE(out_.str().starts_with("{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"loaded\":true,"
-					   "\"module_version\":\"0.1.0\",\"module_abi\":1,\"sysctl\":{},"));
+					   "\"module_version\":\"0.1.0\",\"module_abi\":" ABI_STR ",\"sysctl\":{},"));
 	EXPECT_EQ(out_.str().find("healthy"), std::string::npos);
 	EXPECT_EQ(err_.str(), "ramcrypt: status: not supported by this module version\n");
 }
@@ -757,19 +762,19 @@ TEST_F(CliTest, Selftest)
 TEST_F(CliTest, Version)
 {
 	EXPECT_EQ(run({ "version" }), 0);
-	EXPECT_EQ(out_.str(), "ramcrypt " RAMCRYPT_TOOL_VERSION " (ABI 1)\nmodule 0.1.0 (ABI 1)\n");
+	EXPECT_EQ(out_.str(), "ramcrypt " RAMCRYPT_TOOL_VERSION " (ABI " ABI_STR ")\nmodule 0.1.0 (ABI " ABI_STR ")\n");
 	EXPECT_EQ(run({ "version", "--json" }), 0);
-	EXPECT_EQ(out_.str(), "{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"tool_abi\":1,"
-			      "\"loaded\":true,\"module_version\":\"0.1.0\",\"module_abi\":1}\n");
+	EXPECT_EQ(out_.str(), "{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"tool_abi\":" ABI_STR ","
+			      "\"loaded\":true,\"module_version\":\"0.1.0\",\"module_abi\":" ABI_STR "}\n");
 }
 
 TEST_F(CliTest, VersionWithoutModule)
 {
 	mod_.open_error = ENOENT;
 	EXPECT_EQ(run({ "version" }), 0);
-	EXPECT_EQ(out_.str(), "ramcrypt " RAMCRYPT_TOOL_VERSION " (ABI 1)\nmodule not loaded\n");
+	EXPECT_EQ(out_.str(), "ramcrypt " RAMCRYPT_TOOL_VERSION " (ABI " ABI_STR ")\nmodule not loaded\n");
 	EXPECT_EQ(run({ "version", "--json" }), 0);
-	EXPECT_EQ(out_.str(), "{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"tool_abi\":1,\"loaded\":false}\n");
+	EXPECT_EQ(out_.str(), "{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"tool_abi\":" ABI_STR ",\"loaded\":false}\n");
 	EXPECT_EQ(err_.str(), "");
 }
 
@@ -777,7 +782,7 @@ TEST_F(CliTest, VersionDeviceNotAccessible)
 {
 	mod_.open_error = EACCES;
 	EXPECT_EQ(run({ "version" }), 1);
-	EXPECT_EQ(out_.str(), "ramcrypt " RAMCRYPT_TOOL_VERSION " (ABI 1)\n");
+	EXPECT_EQ(out_.str(), "ramcrypt " RAMCRYPT_TOOL_VERSION " (ABI " ABI_STR ")\n");
 	EXPECT_EQ(err_.str(), "ramcrypt: /dev/ramcrypt: Permission denied\n");
 }
 

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 
 #define RAMCRYPT_DEVICE		"/dev/ramcrypt"
-#define RAMCRYPT_ABI_VERSION	1
+#define RAMCRYPT_ABI_VERSION	2	/* 2: SEAL, UNSEAL */
 #define RAMCRYPT_IOC_MAGIC	0xE7
 
 /*
@@ -109,6 +109,36 @@ struct ramcrypt_key {
 	__u64 flags;		/* in: reserved, 0 */
 };
 
+/*
+ * Sealed secrets (ABI 2; docs/SEALING.md). SEAL encrypts and authenticates a secret
+ * of 1 to RAMCRYPT_SEAL_MAX bytes under a key derived inside the registers from the
+ * ramcrypt key; the blob is RAMCRYPT_SEAL_BLOB_LEN(secret_len) bytes, opaque, and may
+ * be stored anywhere. UNSEAL writes the secret into the caller's buffer, only for a
+ * caller whose memory ramcrypt protects, and only into private memory of the caller.
+ */
+#define RAMCRYPT_SEAL_MAX		4096
+#define RAMCRYPT_SEAL_OVERHEAD		48	/* header 32 + tag 16 */
+#define RAMCRYPT_SEAL_BLOB_LEN(n)	(RAMCRYPT_SEAL_OVERHEAD + (((n) + 15) & ~15ULL))
+#define RAMCRYPT_SEAL_BLOB_MAX		RAMCRYPT_SEAL_BLOB_LEN(RAMCRYPT_SEAL_MAX)
+
+struct ramcrypt_seal {
+	__u64 secret;		/* in: user pointer to the secret */
+	__u64 secret_len;	/* in: 1 to RAMCRYPT_SEAL_MAX */
+	__u64 blob;		/* in: user pointer to the blob buffer */
+	__u64 blob_len;		/* in: its capacity; out: the blob's length */
+	__u64 flags;		/* in: reserved, 0 */
+	__u64 reserved[3];
+};
+
+struct ramcrypt_unseal {
+	__u64 blob;		/* in: user pointer to a blob from RAMCRYPT_IOC_SEAL */
+	__u64 blob_len;		/* in: its length */
+	__u64 secret;		/* in: user pointer to the caller's buffer */
+	__u64 secret_len;	/* in: its capacity; out: the secret's length */
+	__u64 flags;		/* in: reserved, 0 */
+	__u64 reserved[3];
+};
+
 #define RAMCRYPT_IOC_VERSION	_IOR(RAMCRYPT_IOC_MAGIC, 0x00, struct ramcrypt_version)
 #define RAMCRYPT_IOC_PROTECT	_IOW(RAMCRYPT_IOC_MAGIC, 0x01, struct ramcrypt_protect)
 #define RAMCRYPT_IOC_UNPROTECT	_IOW(RAMCRYPT_IOC_MAGIC, 0x02, struct ramcrypt_pid)
@@ -118,5 +148,7 @@ struct ramcrypt_key {
 #define RAMCRYPT_IOC_STATUS	_IOR(RAMCRYPT_IOC_MAGIC, 0x06, struct ramcrypt_status)
 #define RAMCRYPT_IOC_KEY_LOAD	_IOW(RAMCRYPT_IOC_MAGIC, 0x07, struct ramcrypt_key)
 #define RAMCRYPT_IOC_SELFTEST	_IO(RAMCRYPT_IOC_MAGIC, 0x08)
+#define RAMCRYPT_IOC_SEAL	_IOWR(RAMCRYPT_IOC_MAGIC, 0x10, struct ramcrypt_seal)
+#define RAMCRYPT_IOC_UNSEAL	_IOWR(RAMCRYPT_IOC_MAGIC, 0x11, struct ramcrypt_unseal)
 
 #endif /* _UAPI_LINUX_RAMCRYPT_H */
