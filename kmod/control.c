@@ -168,22 +168,52 @@ static long rc_ioctl_key_load(void __user *arg)
 		return -EFAULT;
 	if (k.len != RAMCRYPT_KEY_BYTES || k.flags || !k.key)
 		return -EINVAL;
-	/* Pages encrypted under the old key would become unreadable. */
-	if (rc_pages_in_use())
-		return -EBUSY;
 	if (copy_from_user(key, u64_to_user_ptr(k.key), sizeof(key))) {
 		ret = -EFAULT;
 		goto out;
 	}
-	ret = rc_keystore_load_key(key);
+	/*
+	 * A new key would make the pages encrypted under the old one unreadable. With
+	 * ciphertext around, only the key it was made with may come back (after
+	 * resume with a passphrase key): -EKEYREJECTED for any other key, -EBUSY while
+	 * the key in use still works.
+	 */
+	if (rc_pages_in_use())
+		ret = rc_keystore_reload_key(key);
+	else
+		ret = rc_keystore_load_key(key);
 out:
 	memzero_explicit(key, sizeof(key));
 	return ret;
 }
 
+/*
+ * Commands that change state need a descriptor opened for writing, so read access
+ * to the device node grants the reporting commands only (VERSION, PROC_STATS, LIST,
+ * STATUS) and UNSEAL, which needs a protected caller instead. -EBADF as for write(2)
+ * on a read-only descriptor (and BLKDISCARD).
+ */
+static bool rc_ioctl_needs_write(unsigned int cmd)
+{
+	switch (cmd) {
+	case RAMCRYPT_IOC_PROTECT:
+	case RAMCRYPT_IOC_UNPROTECT:
+	case RAMCRYPT_IOC_SET_WINDOW:
+	case RAMCRYPT_IOC_KEY_LOAD:
+	case RAMCRYPT_IOC_SELFTEST:
+	case RAMCRYPT_IOC_SEAL:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static long rc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
+
+	if (rc_ioctl_needs_write(cmd) && !(file->f_mode & FMODE_WRITE))
+		return -EBADF;
 
 	switch (cmd) {
 	case RAMCRYPT_IOC_VERSION:
@@ -207,9 +237,6 @@ static long rc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			return -EPERM;
 		return rc_keystore_selftest();
 	case RAMCRYPT_IOC_SEAL:
-		/* Sealing needs write access to the device, as every state change. */
-		if (!(file->f_mode & FMODE_WRITE))
-			return -EBADF;
 		return rc_seal_ioctl(uarg);
 	case RAMCRYPT_IOC_UNSEAL:
 		/* Any descriptor: rc_unseal_ioctl() checks that the caller is protected. */
@@ -226,7 +253,7 @@ static const struct file_operations rc_fops = {
 	.llseek = noop_llseek,
 };
 
-/* Root-only by default (0600); see docs/ADMIN.md to grant a group. */
+/* Root-only by default (0600); ramcrypt(8), PERMISSIONS, grants a group. */
 static struct miscdevice rc_miscdev = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "ramcrypt",

@@ -614,6 +614,13 @@ int cmd_key_load(Env &env, const KeyLoadOptions &opt)
 			<< " (pages are encrypted with the current key: unprotect every process first)\n";
 		return exit_failure;
 	}
+	if (e == EKEYREJECTED) {
+		// After a resume the module takes back only the key its pages were made with.
+		env.err << "ramcrypt: key load: wrong key: encrypted pages or the key in use before "
+			   "suspend need the key loaded before (check the passphrase, --salt-file and "
+			   "--iterations)\n";
+		return exit_failure;
+	}
 	if (e) {
 		report(env, "key load", e);
 		return exit_failure;

@@ -23,6 +23,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The smallest window the module takes, and the tool's error for anything less.
+const std::string min_window = std::to_string(RAMCRYPT_MIN_WINDOW);
+const std::string below_min = std::to_string(RAMCRYPT_MIN_WINDOW - 1);
+
+std::string bad_window(const std::string &arg)
+{
+	return "invalid window '" + arg + "': must be a number of pages, at least " + min_window;
+}
+
 const std::string no_module =
 	"ramcrypt: /dev/ramcrypt: No such file or directory (is the ramcrypt module loaded?)\n";
 const std::string default_salt_key_1000 = // PBKDF2("hunter2\n", default salt, 1000), by Python
@@ -198,14 +207,15 @@ TEST_F(CliTest, InvalidPidsAreRejectedBeforeAnyCall)
 
 TEST_F(CliTest, WindowBelowMinimumIsRejected)
 {
-	for (const char *w : { "0", "3", "abc", "-1", "4k" }) {
+	for (const std::string &w : { std::string("0"), std::string("1"), below_min, std::string("abc"),
+				      std::string("-1"), min_window + "k" }) {
 		EXPECT_EQ(run({ "protect", "--window", w, "42" }), 1) << w;
-		EXPECT_EQ(err_.str(), usage(std::string("invalid window '") + w +
-						    "': must be a number of pages, at least 4",
-					    "protect"))
-			<< w;
+		EXPECT_EQ(err_.str(), usage(bad_window(w), "protect")) << w;
 	}
 	EXPECT_TRUE(mod_.opens.empty());
+	EXPECT_EQ(run({ "protect", "--window", min_window, "42" }), 0);
+	ASSERT_EQ(mod_.protects.size(), 1u);
+	EXPECT_EQ(mod_.protects[0].window, std::uint64_t{ RAMCRYPT_MIN_WINDOW });
 }
 
 TEST_F(CliTest, ProtectSendsPidsWindowAndFlags)
@@ -302,8 +312,8 @@ TEST_F(CliTest, SetWindow)
 
 TEST_F(CliTest, SetWindowArguments)
 {
-	EXPECT_EQ(run({ "set", "window", "42", "3" }), 1);
-	EXPECT_EQ(err_.str(), usage("invalid window '3': must be a number of pages, at least 4", "set window"));
+	EXPECT_EQ(run({ "set", "window", "42", below_min }), 1);
+	EXPECT_EQ(err_.str(), usage(bad_window(below_min), "set window"));
 	EXPECT_EQ(run({ "set", "window", "42" }), 1);
 	EXPECT_EQ(err_.str(), usage("missing window", "set window"));
 	EXPECT_EQ(run({ "set", "window" }), 1);
@@ -336,8 +346,8 @@ TEST_F(CliTest, RunWithoutCommand)
 
 TEST_F(CliTest, RunUsageErrorsAre125)
 {
-	EXPECT_EQ(run({ "run", "--window", "2", "true" }), 125);
-	EXPECT_EQ(err_.str(), usage("invalid window '2': must be a number of pages, at least 4", "run"));
+	EXPECT_EQ(run({ "run", "--window", below_min, "true" }), 125);
+	EXPECT_EQ(err_.str(), usage(bad_window(below_min), "run"));
 	EXPECT_EQ(run({ "run", "--window" }), 125);
 	EXPECT_EQ(run({ "run", "--bogus", "true" }), 125);
 	EXPECT_EQ(err_.str(), usage("unrecognized option '--bogus'", "run"));
@@ -742,6 +752,11 @@ TEST_F(CliTest, KeyLoadRefusedByModule)
 	mod_.errors["key_load"] = EPERM;
 	EXPECT_EQ(run({ "key", "load", "--passphrase", "--iterations", "1000" }), 1);
 	EXPECT_EQ(err_.str(), "ramcrypt: key load: Operation not permitted\n");
+	mod_.errors["key_load"] = EKEYREJECTED;
+	EXPECT_EQ(run({ "key", "load", "--passphrase", "--iterations", "1000" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: key load: wrong key: encrypted pages or the key in use before "
+			      "suspend need the key loaded before (check the passphrase, --salt-file and "
+			      "--iterations)\n");
 }
 
 // --- selftest, version --------------------------------------------------------
