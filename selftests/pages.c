@@ -114,11 +114,12 @@ FIXTURE_TEARDOWN(pages)
 		close(self->fd);
 }
 
+/* Time limits here only catch hangs (TCG, KASAN in the debug lane); speed is measured by make bench. */
 /*
  * The milestone: 1000 pages written and read back intact, encrypted outside the
  * window, and a fork'd child sees the same data.
  */
-TEST_F(pages, integrity_stats_fork)
+TEST_F_TIMEOUT(pages, integrity_stats_fork, 300)
 {
 	struct ramcrypt_proc_stats st;
 	uint64_t *buf = map_pages(NPAGES);
@@ -261,7 +262,7 @@ static void on_usr1(int sig __attribute__((unused)))
 }
 
 /* munmap holes, mremap moves, MADV_DONTNEED, signal frames on encrypted stack. */
-TEST_F(pages, vm_operations)
+TEST_F_TIMEOUT(pages, vm_operations, 300)
 {
 	uint64_t *buf = map_pages(64), *moved;
 	struct ramcrypt_proc_stats st;
@@ -296,7 +297,7 @@ TEST_F(pages, vm_operations)
 }
 
 /* Pages that appear without a user fault are found by the scanner. */
-TEST_F(pages, scanner_populate)
+TEST_F_TIMEOUT(pages, scanner_populate, 300)
 {
 	struct ramcrypt_proc_stats st;
 	uint64_t *buf;
@@ -327,7 +328,7 @@ static const char *self_exe;
  * old mm for a moment, so its release (where inheritance is decided) may run in
  * our context instead of the exec'ing child's, before or after its exec is done.
  */
-TEST_F(pages, exec_inherit)
+TEST_F_TIMEOUT(pages, exec_inherit, 300)
 {
 	struct ramcrypt_proc_stats st;
 	int status, i, ready[2];
@@ -455,7 +456,7 @@ static long count_in_ram(uint64_t seed)
  * A child writes the pattern to 1000 pages and waits; we search all of RAM. With
  * protection the pattern is in at most `window` pages; without, in all of them.
  */
-TEST_F(pages, physical_memory)
+TEST_F_TIMEOUT(pages, physical_memory, 300)
 {
 	int i;
 
@@ -541,7 +542,7 @@ static double ns_between(struct timespec *a, struct timespec *b)
 	return (b->tv_sec - a->tv_sec) * 1e9 + (b->tv_nsec - a->tv_nsec);
 }
 
-TEST_F(pages, fault_cost)
+TEST_F_TIMEOUT(pages, fault_cost, 300)
 {
 	uint64_t *a = map_pages(NPAGES), *b = map_pages(NPAGES);
 	struct timespec t0, t1, t2, t3;
