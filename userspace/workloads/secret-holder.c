@@ -11,16 +11,23 @@
  * any window, so the secret's pages are evicted between uses.
  *
  *   secret-holder --seed HEX [--seconds N] [--working-set MIB] [--idle] [--leak-key HEX]
+ *   secret-holder --seed HEX --seal NAME
+ *   secret-holder --unseal NAME [--seconds N] [--working-set MIB] [--idle] [--leak-key HEX]
  *
  * --idle      use the secret once, then only touch the working set: no copy of the
  *             secret may be in the window, so a dump must not contain it.
  * --leak-key  expand this AES-128 key (32 hex digits) with OpenSSL and keep the key
  *             and its schedule in memory: a control that aeskeyfind must detect.
+ * --seal      seal the derived secret into the user keyring as "ramcrypt:NAME"
+ *             (libramcrypt), wipe it and exit: the admin's step of the KEK/DEK flow.
+ * --unseal    take the secret from that sealed blob instead of deriving it: the
+ *             server's step (only works in a process protected by ramcrypt).
  */
 #define _GNU_SOURCE
 #include <openssl/aes.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <ramcrypt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +133,7 @@ int main(int argc, char **argv)
 	double seconds = 30;
 	size_t ws_mib = 32, pages;
 	int idle = 0, have_seed = 0, have_leak = 0;
+	const char *seal = NULL, *unseal = NULL;
 	AES_KEY *leaked_schedule = NULL;
 	unsigned char *heap_secret, *ws;
 
@@ -141,6 +149,10 @@ int main(int argc, char **argv)
 			seconds = atof(argv[++i]);
 		} else if (!strcmp(argv[i], "--working-set") && i + 1 < argc) {
 			ws_mib = strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--seal") && i + 1 < argc) {
+			seal = argv[++i];
+		} else if (!strcmp(argv[i], "--unseal") && i + 1 < argc) {
+			unseal = argv[++i];
 		} else if (!strcmp(argv[i], "--idle")) {
 			idle = 1;
 		} else if (!strcmp(argv[i], "--leak-key") && i + 1 < argc) {
@@ -151,10 +163,32 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (!have_seed || ws_mib == 0)
+	if ((!have_seed && !unseal) || (seal && !have_seed) || (seal && unseal) || ws_mib == 0)
 		goto usage;
 
-	derive_secret(seed, stack_secret);
+	if (unseal) {
+		ssize_t n = ramcrypt_unseal_into(unseal, "@u", stack_secret, SECRET_LEN);
+
+		if (n != SECRET_LEN) {
+			fprintf(stderr, "secret-holder: unseal %s: %s\n", unseal,
+				n < 0 ? ramcrypt_strerror((int)n) : "wrong length");
+			return 1;
+		}
+		seed = 0x5eed;	/* only seeds the working-set walk */
+	} else {
+		derive_secret(seed, stack_secret);
+	}
+	if (seal) {
+		int err = ramcrypt_seal(seal, "@u", stack_secret, SECRET_LEN);
+
+		explicit_bzero(stack_secret, SECRET_LEN);
+		if (err) {
+			fprintf(stderr, "secret-holder: seal %s: %s\n", seal, ramcrypt_strerror(err));
+			return 1;
+		}
+		printf("secret-holder: sealed %s\n", seal);
+		return 0;
+	}
 	heap_secret = aligned_alloc(PAGE, PAGE);
 	pages = ws_mib * 1024 * 1024 / PAGE;
 	ws = aligned_alloc(PAGE, pages * PAGE);
@@ -186,7 +220,7 @@ int main(int argc, char **argv)
 	return 0;
 
 usage:
-	fprintf(stderr, "usage: secret-holder --seed HEX16 [--seconds N] [--working-set MIB] "
-			"[--idle] [--leak-key HEX32]\n");
+	fprintf(stderr, "usage: secret-holder (--seed HEX16 [--seal NAME] | --unseal NAME) [--seconds N]"
+			" [--working-set MIB] [--idle] [--leak-key HEX32]\n");
 	return 2;
 }
