@@ -277,11 +277,13 @@ test_run_protects() {
 
 test_protected_tool_output() {
 	name="a protected process computes correctly (ramcrypt ps --json under run)"
-	# A protected ramcrypt ps --json intermittently prints the table, as if it had
-	# never seen --json: the protected process read back data it had not written.
-	# A page engine bug, not the tool's: reported with a reproducer.
-	if [ "${RAMCRYPT_RUN_KNOWN_FAILING:-0}" != 1 ]; then
-		skip "$name" "known failing, set RAMCRYPT_RUN_KNOWN_FAILING=1: a process protected with the minimum window intermittently loses a write (about half of the runs)"
+	# QEMU 7.2 TCG stores a wrong SETcc result when the store page-faults, and in a
+	# protected process nearly every store to an encrypted page faults: CLI11 sets
+	# the --json flag with exactly such a setg, so under TCG the flag is lost about
+	# half of the time. Traced to the emulator (selftests/emulator/setcc-fault.c
+	# fails there without ramcrypt); the test runs where the CPU is correct (KVM).
+	if ! /selftests/emulator/setcc-fault >/dev/null 2>&1; then
+		skip "$name" "this CPU emulator stores wrong SETcc results after a page fault (QEMU TCG bug, docs/TESTING.md); runs under KVM"
 		return
 	fi
 	bad=0
