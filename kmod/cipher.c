@@ -66,13 +66,14 @@ u64 rc_cipher_next_tweak(void)
 }
 
 /*
- * Check the key, run the cipher and check the key again, in one section with
- * interrupts off. The first check catches a CPU whose registers were clobbered
- * while it was not using them; the second an NMI that wiped them mid-page (the
- * __show_regs guard in keystore.c), after which the output is not to be trusted.
- * Each check costs one block and one key expansion next to the page's 256 blocks.
+ * Check the key, run fn and check the key again, in one section with interrupts
+ * off. The first check catches a CPU whose registers were clobbered while it was
+ * not using them; the second an NMI that wiped them mid-operation (the __show_regs
+ * guard in keystore.c), after which the output is not to be trusted. Each check
+ * costs one block and one key expansion next to a page's 256 blocks. Shared by the
+ * page cipher and sealing (seal.c).
  */
-static bool rc_cipher_try(void *dst, const void *src, const u8 iv[16], int decrypt)
+bool rc_cipher_run_checked(void (*fn)(void *arg), void *arg)
 {
 	unsigned long flags;
 	u8 kcv[16];
@@ -83,16 +84,37 @@ static bool rc_cipher_try(void *dst, const void *src, const u8 iv[16], int decry
 	rc_xts_kcv(kcv);
 	ok = rc_keystore_kcv_ok(kcv);
 	if (ok) {
-		if (rc_use_vaes)
-			rc_xts_crypt_vaes(dst, src, PAGE_SIZE, iv, decrypt);
-		else
-			rc_xts_crypt(dst, src, PAGE_SIZE, iv, decrypt);
+		fn(arg);
 		rc_xts_kcv(kcv);
 		ok = rc_keystore_kcv_ok(kcv);
 	}
 	local_irq_restore(flags);
 	kernel_fpu_end();
 	return ok;
+}
+
+struct rc_page_op {
+	void *dst;
+	const void *src;
+	const u8 *iv;
+	int decrypt;
+};
+
+static void rc_page_op(void *arg)
+{
+	struct rc_page_op *op = arg;
+
+	if (rc_use_vaes)
+		rc_xts_crypt_vaes(op->dst, op->src, PAGE_SIZE, op->iv, op->decrypt);
+	else
+		rc_xts_crypt(op->dst, op->src, PAGE_SIZE, op->iv, op->decrypt);
+}
+
+static bool rc_cipher_try(void *dst, const void *src, const u8 iv[16], int decrypt)
+{
+	struct rc_page_op op = { dst, src, iv, decrypt };
+
+	return rc_cipher_run_checked(rc_page_op, &op);
 }
 
 static int rc_cipher_page(void *dst, const void *src, u64 tweak, int decrypt)

@@ -20,6 +20,8 @@
 int rc_cipher_encrypt_page(void *dst, const void *src, u64 tweak);
 int rc_cipher_decrypt_page(void *dst, const void *src, u64 tweak);
 u64 rc_cipher_next_tweak(void);
+/* Run fn with this CPU's key checked before and after, interrupts off, FPU held. */
+bool rc_cipher_run_checked(void (*fn)(void *arg), void *arg);
 /*
  * Called once by rc_keystore_init(), before anything else: check the CPU has AES-NI
  * (-ENODEV otherwise), pick the VAES path where the CPU has it, seed the tweak.

@@ -20,14 +20,12 @@
  * "RCS" + domain number, never zero.
  */
 #include <linux/errno.h>
-#include <linux/irqflags.h>
 #include <linux/mm.h>
 #include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
-#include <asm/fpu/api.h>
 #include <asm/unaligned.h>
 #include <uapi/linux/ramcrypt.h>
 
@@ -131,29 +129,19 @@ static void rc_seal_crypt(struct rc_seal_work *w)
 	}
 }
 
+static void rc_seal_crypt_cb(void *arg)
+{
+	rc_seal_crypt(arg);
+}
+
 /*
  * Run rc_seal_crypt() between two key checks on this CPU, in one interrupts-off
- * section, as rc_cipher_*_page() does: a clobbered CPU is healed and the work done
+ * section (rc_cipher_run_checked): a clobbered CPU is healed and the work done
  * again (its inputs are intact: nothing is computed in place).
  */
 static bool rc_seal_try(struct rc_seal_work *w)
 {
-	unsigned long flags;
-	u8 kcv[16];
-	bool ok;
-
-	kernel_fpu_begin();
-	local_irq_save(flags);
-	rc_xts_kcv(kcv);
-	ok = rc_keystore_kcv_ok(kcv);
-	if (ok) {
-		rc_seal_crypt(w);
-		rc_xts_kcv(kcv);
-		ok = rc_keystore_kcv_ok(kcv);
-	}
-	local_irq_restore(flags);
-	kernel_fpu_end();
-	return ok;
+	return rc_cipher_run_checked(rc_seal_crypt_cb, w);
 }
 
 static int rc_seal_run(struct rc_seal_work *w)
