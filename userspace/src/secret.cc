@@ -51,6 +51,23 @@ int load_blob(Env &env, const std::string &name, const std::string &keyring,
 }
 
 // Unseal blob into out (protected memory of this process). 0 or the errno, reported.
+// Open the device for writing and protect this process; nullptr after an error message.
+std::unique_ptr<Device> open_protected(Env &env, const std::string &what)
+{
+	int error = 0;
+	auto dev = env.open_device(Access::write, error);
+	if (!dev) {
+		report_open_secret(env, error);
+		return nullptr;
+	}
+	ramcrypt_protect p = {};
+	if (int e = dev->protect(p)) {
+		env.err << "ramcrypt: " << what << ": protecting this process: " << std::strerror(e) << '\n';
+		return nullptr;
+	}
+	return dev;
+}
+
 int unseal_blob(Env &env, Device &dev, const std::string &name,
 		const std::vector<unsigned char> &blob, Secret &out)
 {
@@ -76,18 +93,10 @@ int cmd_secret_seal(Env &env, const SecretSealOptions &opt)
 	if (!name_ok(env, opt.name))
 		return exit_failure;
 
-	int error = 0;
-	auto dev = env.open_device(Access::write, error);
-	if (!dev) {
-		report_open_secret(env, error);
-		return exit_failure;
-	}
 	// Read the secret into protected memory, so our copy is encrypted in RAM too.
-	ramcrypt_protect p = {};
-	if (int e = dev->protect(p)) {
-		env.err << "ramcrypt: secret seal: protecting this process: " << std::strerror(e) << '\n';
+	auto dev = open_protected(env, "secret seal");
+	if (!dev)
 		return exit_failure;
-	}
 	Secret secret;
 	const std::string path = opt.from_file.empty() ? "-" : opt.from_file;
 	if (std::string error = read_key_file(path, env.stdin_fd, secret); !error.empty()) {
@@ -132,18 +141,10 @@ int cmd_secret_unseal(Env &env, const std::string &name, const std::string &keyr
 	if (load_blob(env, name, keyring, blob))
 		return exit_failure;
 
-	int error = 0;
-	auto dev = env.open_device(Access::write, error);
-	if (!dev) {
-		report_open_secret(env, error);
-		return exit_failure;
-	}
 	// The module unseals only into a protected process: become one first.
-	ramcrypt_protect p = {};
-	if (int e = dev->protect(p)) {
-		env.err << "ramcrypt: secret unseal: protecting this process: " << std::strerror(e) << '\n';
+	auto dev = open_protected(env, "secret unseal");
+	if (!dev)
 		return exit_failure;
-	}
 	Secret secret;
 	if (unseal_blob(env, *dev, name, blob, secret))
 		return exit_failure;
