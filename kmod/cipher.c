@@ -26,6 +26,7 @@
  */
 static atomic64_t rc_tweak = ATOMIC64_INIT(0);
 static bool rc_use_vaes __read_mostly;
+static bool rc_use_avx2 __read_mostly;
 
 #ifdef RAMCRYPT_BENCH
 /*
@@ -44,6 +45,8 @@ int rc_cipher_init(void)
 		pr_err("the CPU lacks AES-NI or SSE4.1\n");
 		return -ENODEV;
 	}
+	rc_use_avx2 = boot_cpu_has(X86_FEATURE_AVX2) &&
+		      cpu_has_xfeatures(XFEATURE_MASK_SSE | XFEATURE_MASK_YMM, NULL);
 	rc_use_vaes = boot_cpu_has(X86_FEATURE_AVX2) && boot_cpu_has(X86_FEATURE_VAES) &&
 		      boot_cpu_has(X86_FEATURE_VPCLMULQDQ) &&
 		      cpu_has_xfeatures(XFEATURE_MASK_SSE | XFEATURE_MASK_YMM, NULL);
@@ -58,6 +61,18 @@ int rc_cipher_init(void)
 bool rc_cipher_vaes(void)
 {
 	return rc_use_vaes;
+}
+
+void rc_cipher_wipe_page(void *page)
+{
+	/* After a cipher call the task's FPU state is saved already: cheap. */
+	if (rc_use_avx2 && irq_fpu_usable()) {
+		kernel_fpu_begin();
+		rc_zero_page_avx2(page);
+		kernel_fpu_end();
+	} else {
+		clear_page(page);
+	}
 }
 
 u64 rc_cipher_next_tweak(void)

@@ -20,6 +20,8 @@
 int rc_cipher_encrypt_page(void *dst, const void *src, u64 tweak);
 int rc_cipher_decrypt_page(void *dst, const void *src, u64 tweak);
 u64 rc_cipher_next_tweak(void);
+/* Zero a page that held plaintext (AVX2 stores where the CPU has them). */
+void rc_cipher_wipe_page(void *page);
 /* Run fn with this CPU's key checked before and after, interrupts off, FPU held. */
 bool rc_cipher_run_checked(void (*fn)(void *arg), void *arg);
 /*
@@ -42,5 +44,6 @@ void rc_xts_crypt(u8 *dst, const u8 *src, unsigned long nbytes, const u8 iv[16],
 void rc_xts_crypt_vaes(u8 *dst, const u8 *src, unsigned long nbytes, const u8 iv[16],
 		       int decrypt);
 void rc_xts_kcv(u8 out[16]);
+void rc_zero_page_avx2(void *page);
 
 #endif

@@ -21,6 +21,7 @@
 #include "control.h"
 #include "keystore.h"
 #include "pages.h"
+#include "profile.h"
 #include "procs.h"
 #include "ramcrypt.h"
 #include "seal.h"
@@ -397,6 +398,7 @@ int rc_control_init(void)
 			    &rc_debugfs_status_fops);
 	debugfs_create_file("procs", 0400, rc_debugfs_dir, NULL,
 			    &rc_debugfs_procs_fops);
+	rc_profile_debugfs(rc_debugfs_dir);
 
 	/* Last: from here on userspace can reach everything. */
 	ret = misc_register(&rc_miscdev);

@@ -25,6 +25,7 @@
 #include "cipher.h"
 #include "pages.h"
 #include "procs.h"
+#include "profile.h"
 
 #define RC_CHUNK_BYTES	(64UL << 20)
 #define RC_CHUNK_PAGES	(RC_CHUNK_BYTES >> PAGE_SHIFT)
@@ -330,6 +331,15 @@ bool rc_pages_vma_eligible(struct vm_area_struct *vma)
 
 /* ---- encryption ---- */
 
+/* Zero a plaintext page before it goes back to the allocator. */
+static void rc_wipe_page(struct page *page)
+{
+	void *p = kmap_local_page(page);
+
+	rc_cipher_wipe_page(p);
+	kunmap_local(p);
+}
+
 /*
  * Plaintext pages of this batch that another mm maps too (COW after fork, KSM).
  * migrate_vma unmaps a page from every mm that maps it (try_to_migrate) and puts the
@@ -405,7 +415,7 @@ static void rc_encrypt_batch(struct migrate_vma *args, unsigned long skip,
 		unsigned long src = args->src[i];
 		struct page *spage, *dpage, *ct;
 		void *s, *d;
-		u64 tweak;
+		u64 tweak, t0;
 		int err;
 
 		if (!(src & MIGRATE_PFN_MIGRATE)) {
@@ -424,6 +434,7 @@ static void rc_encrypt_batch(struct migrate_vma *args, unsigned long skip,
 			continue;
 		}
 
+		t0 = rc_prof_now();
 		if (atomic_long_inc_return(&rc_ct_pages) > READ_ONCE(rc_pages_cap))
 			goto degraded;
 		/*
@@ -442,13 +453,16 @@ static void rc_encrypt_batch(struct migrate_vma *args, unsigned long skip,
 		}
 		/* From here on page_free owns ct and the rc_ct_pages count. */
 		dpage->zone_device_data = ct;
+		rc_prof_add(RC_PROF_ENC_ALLOC, t0);
 
+		t0 = rc_prof_now();
 		tweak = rc_cipher_next_tweak();
 		s = kmap_local_page(spage);
 		d = kmap_local_page(ct);
 		err = rc_cipher_encrypt_page(d, s, tweak);
 		kunmap_local(d);
 		kunmap_local(s);
+		rc_prof_add(RC_PROF_ENC_CIPHER, t0);
 		if (err) {
 			unlock_page(dpage);
 			put_page(dpage);
@@ -470,6 +484,7 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 {
 	unsigned long src[RC_BATCH], dst[RC_BATCH];
 	unsigned long addr, next, skip, done = 0;
+	u64 t0;
 
 	lockdep_assert_held(&vma->vm_mm->mmap_lock);	/* mmap_assert_locked() needs dump_mm, not exported */
 	if (!rc_pages_vma_eligible(vma))
@@ -488,6 +503,7 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 		unsigned long i;
 
 		/* Skip straight to the next plaintext page: cheap on sparse VMAs. */
+		t0 = rc_prof_now();
 		addr = rc_walk(vma, addr, end, rc_plain_fn, NULL);
 		if (addr >= end)
 			break;
@@ -495,10 +511,16 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 		skip = rc_unshare(vma, addr, next);
 		args.start = addr;
 		args.end = next;
+		rc_prof_add(RC_PROF_ENC_PREP, t0);
+		t0 = rc_prof_now();
 		if (migrate_vma_setup(&args))
 			break;
+		rc_prof_add(RC_PROF_ENC_SETUP, t0);
 		rc_encrypt_batch(&args, skip, st);
+		t0 = rc_prof_now();
 		migrate_vma_pages(&args);
+		rc_prof_add(RC_PROF_ENC_PAGES, t0);
+		t0 = rc_prof_now();
 		for (i = 0; i < args.npages; i++) {
 			if (!args.dst[i])
 				continue;
@@ -512,10 +534,13 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 			 * by finalize: wipe the plaintext before it returns to the
 			 * allocator.
 			 */
-			clear_highpage(migrate_pfn_to_page(args.src[i]));
+			rc_wipe_page(migrate_pfn_to_page(args.src[i]));
 			done++;
 		}
+		rc_prof_add(RC_PROF_ENC_CLEAR, t0);
+		t0 = rc_prof_now();
 		migrate_vma_finalize(&args);
+		rc_prof_add(RC_PROF_ENC_FINAL, t0);
 	}
 	if (done)
 		rc_count(st, encryptions, done);
@@ -536,6 +561,7 @@ static int rc_decrypt_batch(struct migrate_vma *args, bool nofail)
 		struct page *spage, *dpage, *ct;
 		void *s, *d;
 		int err;
+		u64 t0;
 
 		spage = migrate_pfn_to_page(src);
 		if (!spage || !(src & MIGRATE_PFN_MIGRATE))
@@ -543,6 +569,7 @@ static int rc_decrypt_batch(struct migrate_vma *args, bool nofail)
 		if (WARN_ON_ONCE(!rc_is_our_page(spage)))
 			continue;
 		ct = spage->zone_device_data;
+		t0 = rc_prof_now();
 		if (args->vma)
 			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma, addr);
 		else
@@ -553,11 +580,14 @@ static int rc_decrypt_batch(struct migrate_vma *args, bool nofail)
 			continue;
 		}
 		lock_page(dpage);
+		rc_prof_add(RC_PROF_M2R_ALLOC, t0);
+		t0 = rc_prof_now();
 		s = kmap_local_page(ct);
 		d = kmap_local_page(dpage);
 		err = rc_cipher_decrypt_page(d, s, page_private(ct));
 		kunmap_local(d);
 		kunmap_local(s);
+		rc_prof_add(RC_PROF_M2R_CIPHER, t0);
 		if (err) {
 			if (!nofail) {
 				unlock_page(dpage);
@@ -637,14 +667,21 @@ static vm_fault_t rc_migrate_to_ram(struct vm_fault *vmf)
 		.fault_page = vmf->page,
 	};
 	unsigned long n;
+	u64 t0 = rc_prof_now(), t1;
 	int err;
 
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
+	rc_prof_add(RC_PROF_M2R_SETUP, t0);
 	err = rc_decrypt_batch(&args, false);
+	t1 = rc_prof_now();
 	migrate_vma_pages(&args);
+	rc_prof_add(RC_PROF_M2R_PAGES, t1);
 	n = rc_count_migrated(&args);
+	t1 = rc_prof_now();
 	migrate_vma_finalize(&args);
+	rc_prof_add(RC_PROF_M2R_FINAL, t1);
+	rc_prof_add(RC_PROF_M2R, t0);
 	if (n) {
 		rc_count(NULL, decryptions, n);
 		rc_procs_note_decrypt(vmf->vma->vm_mm, n);

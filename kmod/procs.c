@@ -22,6 +22,7 @@
  * fault probe with interrupts off, so everyone takes them irqsave.
  */
 #include <linux/debugfs.h>
+#include <linux/hash.h>
 #include <linux/hashtable.h>
 #include <linux/kprobes.h>
 #include <linux/kref.h>
@@ -42,6 +43,7 @@
 
 #include "pages.h"
 #include "procs.h"
+#include "profile.h"
 
 #define RC_PEND		64	/* faults recorded, not yet processed, all threads */
 
@@ -65,8 +67,10 @@ struct rc_mm {
 	struct mutex lock;
 	unsigned int window;
 	unsigned int fifo_head, fifo_count;
-	unsigned long *fifo;		/* window entries, ring */
+	unsigned long *fifo;		/* window entries, ring; one allocation with: */
 	unsigned long *sorted;		/* scratch: window sorted, for passes */
+	unsigned long *set;		/* the window as a hash set (rc_set_*) */
+	unsigned int set_bits;
 	/* scratch for rc_mm_update(), under lock */
 	unsigned long upd_pend[RC_PEND], upd_evicted[RC_PEND], upd_huge[RC_PEND];
 
@@ -162,7 +166,6 @@ static void rc_mn_free(struct mmu_notifier *mn)
 
 	put_pid(rc->pid);
 	kfree(rc->fifo);
-	kfree(rc->sorted);
 	/* The fault probe may still be looking at rc under plain RCU. */
 	kfree_rcu(rc, rcu);
 	module_put(THIS_MODULE);
@@ -191,29 +194,98 @@ static bool rc_mm_unhash(struct rc_mm *rc)
 
 /* ---- the window ---- */
 
+/*
+ * Every fault asks whether its page is already in the window: a hash set beside
+ * the FIFO keeps that O(1) for windows up to max_window (a linear scan of 1024
+ * entries twice per fault cost more than the rest of the bookkeeping). Open
+ * addressing with linear probing, at most half full; keys are addr | 1 (0: empty).
+ */
+static unsigned int rc_set_size(unsigned int window)
+{
+	return roundup_pow_of_two(2 * window);
+}
+
+/* fifo, sorted and set in one allocation; rc_mn_free() frees it through fifo. */
+static unsigned long *rc_window_alloc(unsigned int window)
+{
+	return kcalloc(2 * window + rc_set_size(window), sizeof(unsigned long),
+		       GFP_KERNEL);
+}
+
+static void rc_window_install(struct rc_mm *rc, unsigned long *buf,
+			      unsigned int window)
+{
+	rc->fifo = buf;
+	rc->sorted = buf + window;
+	rc->set = buf + 2 * window;
+	rc->set_bits = ilog2(rc_set_size(window));
+	rc->fifo_head = 0;
+	rc->window = window;
+}
+
+static unsigned int rc_set_slot(struct rc_mm *rc, unsigned long key)
+{
+	return hash_long(key >> PAGE_SHIFT, rc->set_bits);
+}
+
 static bool rc_fifo_contains(struct rc_mm *rc, unsigned long addr)
 {
-	unsigned int i;
+	unsigned int mask = (1U << rc->set_bits) - 1, i;
+	unsigned long key = addr | 1;
 
-	for (i = 0; i < rc->fifo_count; i++)
-		if (rc->fifo[(rc->fifo_head + i) % rc->window] == addr)
+	for (i = rc_set_slot(rc, key); rc->set[i]; i = (i + 1) & mask)
+		if (rc->set[i] == key)
 			return true;
 	return false;
+}
+
+static void rc_set_add(struct rc_mm *rc, unsigned long addr)
+{
+	unsigned int mask = (1U << rc->set_bits) - 1, i;
+
+	for (i = rc_set_slot(rc, addr | 1); rc->set[i]; i = (i + 1) & mask)
+		;
+	rc->set[i] = addr | 1;
+}
+
+/* Delete with backward shift, so that no probe chain is ever broken. */
+static void rc_set_del(struct rc_mm *rc, unsigned long addr)
+{
+	unsigned int mask = (1U << rc->set_bits) - 1, i, j, home;
+	unsigned long key = addr | 1;
+
+	for (i = rc_set_slot(rc, key); rc->set[i] != key; i = (i + 1) & mask)
+		if (WARN_ON_ONCE(!rc->set[i]))
+			return;
+	for (j = (i + 1) & mask; rc->set[j]; j = (j + 1) & mask) {
+		home = rc_set_slot(rc, rc->set[j]);
+		/* The entry at j may move to i unless its home lies in (i, j]. */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			rc->set[i] = rc->set[j];
+			i = j;
+		}
+	}
+	rc->set[i] = 0;
 }
 
 static unsigned long rc_fifo_pop(struct rc_mm *rc)
 {
 	unsigned long addr = rc->fifo[rc->fifo_head];
 
-	rc->fifo_head = (rc->fifo_head + 1) % rc->window;
+	if (++rc->fifo_head == rc->window)
+		rc->fifo_head = 0;
 	rc->fifo_count--;
+	rc_set_del(rc, addr);
 	return addr;
 }
 
 static void rc_fifo_push(struct rc_mm *rc, unsigned long addr)
 {
-	rc->fifo[(rc->fifo_head + rc->fifo_count) % rc->window] = addr;
+	unsigned int i = rc->fifo_head + rc->fifo_count;
+
+	rc->fifo[i >= rc->window ? i - rc->window : i] = addr;
 	rc->fifo_count++;
+	rc_set_add(rc, addr);
 }
 
 static int rc_cmp_ulong(const void *a, const void *b)
@@ -271,11 +343,15 @@ static void rc_encrypt_evicted(struct rc_mm *rc, struct vm_area_struct *vma,
 {
 	unsigned long plain, cipher;
 	int tries;
+	u64 t0;
 
 	for (tries = 0; tries < 3; tries++) {
-		rc_pages_encrypt(vma, addr, addr + PAGE_SIZE, &rc->st);
+		if (rc_pages_encrypt(vma, addr, addr + PAGE_SIZE, &rc->st))
+			return;
+		t0 = rc_prof_now();
 		plain = cipher = 0;
 		rc_pages_count(vma, addr, addr + PAGE_SIZE, &plain, &cipher);
+		rc_prof_add(RC_PROF_EVICT_CHECK, t0);
 		if (!plain)
 			return;
 		cond_resched();
@@ -328,6 +404,7 @@ static void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full)
 	unsigned long *pend = rc->upd_pend, *evicted = rc->upd_evicted;
 	unsigned long *huge = rc->upd_huge;
 	unsigned int n, i, nevict = 0, nhuge = 0;
+	u64 t0 = rc_prof_now();
 	bool overflow;
 
 	mutex_lock(&rc->lock);
@@ -358,6 +435,7 @@ static void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full)
 	if (overflow || full) {
 		rc_mm_pass(rc, mm, 0, TASK_SIZE_MAX);
 	} else {
+		rc_prof_add(RC_PROF_WORK_BOOK, t0);
 		/* A THP fault made 511 more pages present than it recorded. */
 		for (i = 0; i < nhuge; i++)
 			rc_mm_pass(rc, mm, huge[i], huge[i] + HPAGE_PMD_SIZE);
@@ -387,6 +465,7 @@ static void rc_fault_work(struct callback_head *cb)
 {
 	struct rc_fault_work *w = container_of(cb, struct rc_fault_work, cb);
 	struct rc_mm *rc = w->rc;
+	u64 t0 = rc_prof_now(), t1;
 
 	kfree(w);
 	/* Also run from exit_task_work(), after exit_mm(): nothing to do then. */
@@ -396,10 +475,14 @@ static void rc_fault_work(struct callback_head *cb)
 		 * CPU's LRU add batch. If another thread on another CPU evicts it,
 		 * migrate_vma cannot isolate it without lru_add_drain_all(), which
 		 * costs milliseconds per eviction (all CPUs, under a global mutex).
-		 * Put it on the LRU now, here, where it is cheap.
+		 * Put it on the LRU now, here, where it is cheap. A process with
+		 * one thread evicts on this CPU, where migrate_vma drains the
+		 * batch itself: skip the drain then.
 		 */
-		if (rc_lru_add_drain)
+		t1 = rc_prof_now();
+		if (rc_lru_add_drain && atomic_read(&current->mm->mm_users) > 1)
 			rc_lru_add_drain();
+		rc_prof_add(RC_PROF_WORK_DRAIN, t1);
 		rc_mm_update(rc, current->mm, false);
 	} else {
 		/*
@@ -416,6 +499,7 @@ static void rc_fault_work(struct callback_head *cb)
 		}
 	}
 	rc_mm_put(rc);
+	rc_prof_add(RC_PROF_WORK, t0);
 }
 
 /*
@@ -430,6 +514,7 @@ static void rc_probe_fault(void *data, unsigned long address,
 	struct rc_fault_work *w;
 	unsigned long flags;
 	struct rc_mm *rc;
+	u64 t0 = rc_prof_now();
 
 	if (!atomic_read(&rc_nr_protected) || !mm || address >= TASK_SIZE_MAX ||
 	    (current->flags & (PF_KTHREAD | PF_IO_WORKER | PF_EXITING)))
@@ -468,6 +553,7 @@ static void rc_probe_fault(void *data, unsigned long address,
 	spin_unlock_irqrestore(&rc->pend_lock, flags);
 	if (!w)
 		rc_mm_put(rc);	/* else the work owns the reference now */
+	rc_prof_add(RC_PROF_PROBE, t0);
 }
 
 /* ---- protection ---- */
@@ -490,7 +576,7 @@ static int rc_window_valid(u64 window)
 static int rc_protect_mm(struct mm_struct *mm, struct pid *tgid, u64 flags,
 			 unsigned int window)
 {
-	unsigned long irqflags;
+	unsigned long irqflags, *buf;
 	struct rc_mm *rc;
 	int ret;
 
@@ -503,15 +589,14 @@ static int rc_protect_mm(struct mm_struct *mm, struct pid *tgid, u64 flags,
 	rc = kzalloc(sizeof(*rc), GFP_KERNEL);
 	if (!rc)
 		goto err_module;
-	rc->fifo = kcalloc(window, sizeof(*rc->fifo), GFP_KERNEL);
-	rc->sorted = kcalloc(window, sizeof(*rc->sorted), GFP_KERNEL);
-	if (!rc->fifo || !rc->sorted)
+	buf = rc_window_alloc(window);
+	if (!buf)
 		goto err_free;
+	rc_window_install(rc, buf, window);
 	kref_init(&rc->ref);
 	mutex_init(&rc->lock);
 	spin_lock_init(&rc->pend_lock);
 	INIT_LIST_HEAD(&rc->scan_node);
-	rc->window = window;
 	rc->flags = flags;
 	rc->pid = get_pid(tgid);
 
@@ -553,7 +638,6 @@ err_unlock:
 	put_pid(rc->pid);
 err_free:
 	kfree(rc->fifo);
-	kfree(rc->sorted);
 	kfree(rc);
 err_module:
 	module_put(THIS_MODULE);
@@ -912,10 +996,10 @@ int rc_procs_unprotect(pid_t pid)
 
 int rc_procs_set_window(pid_t pid, u64 window)
 {
-	unsigned long *fifo, *sorted;
+	unsigned long *buf, *old;
 	struct mm_struct *mm;
 	struct rc_mm *rc;
-	unsigned int i;
+	unsigned int i, n;
 	int ret = -ENOENT;
 
 	if (!rc_window_valid(window))
@@ -927,26 +1011,25 @@ int rc_procs_set_window(pid_t pid, u64 window)
 	if (!rc)
 		goto out_mm;
 	ret = -ENOMEM;
-	fifo = kcalloc(window, sizeof(*fifo), GFP_KERNEL);
-	sorted = kcalloc(window, sizeof(*sorted), GFP_KERNEL);
-	if (!fifo || !sorted) {
-		kfree(fifo);
-		kfree(sorted);
+	buf = rc_window_alloc(window);
+	if (!buf)
 		goto out_rc;
-	}
 	mutex_lock(&rc->lock);
 	/* Keep the newest entries that fit; the pass below encrypts the rest. */
 	while (rc->fifo_count > window)
 		rc_fifo_pop(rc);
-	for (i = 0; i < rc->fifo_count; i++)
-		fifo[i] = rc->fifo[(rc->fifo_head + i) % rc->window];
-	swap(rc->fifo, fifo);
-	swap(rc->sorted, sorted);
-	rc->fifo_head = 0;
+	/* Oldest first into the new ring (its sorted[] is scratch, unused here). */
+	n = rc->fifo_count;
+	for (i = 0; i < n; i++)
+		buf[window + i] = rc->fifo[(rc->fifo_head + i) % rc->window];
+	old = rc->fifo;
+	rc_window_install(rc, buf, window);
+	rc->fifo_count = 0;
+	for (i = 0; i < n; i++)
+		rc_fifo_push(rc, buf[window + i]);
 	WRITE_ONCE(rc->window, window);
 	mutex_unlock(&rc->lock);
-	kfree(fifo);
-	kfree(sorted);
+	kfree(old);
 	rc_mm_update(rc, mm, true);
 	ret = 0;
 out_rc:

@@ -23,6 +23,7 @@ void rc_xts_crypt(uint8_t *dst, const uint8_t *src, unsigned long nbytes, const 
 void rc_xts_crypt_vaes(uint8_t *dst, const uint8_t *src, unsigned long nbytes,
 		       const uint8_t iv[16], int decrypt, const uint8_t key[32]);
 void rc_xts_kcv(uint8_t out[16], const uint8_t key[32]);
+void rc_zero_page_avx2(void *page);
 }
 
 namespace {
@@ -470,3 +471,17 @@ INSTANTIATE_TEST_SUITE_P(Paths, CipherPath, ::testing::ValuesIn(kPaths),
 			 [](const auto &info) { return std::string(info.param.name); });
 
 }  // namespace
+
+// The module's plaintext wipe: exactly one page of zeros, nothing around it touched.
+TEST(ZeroPage, ZeroesExactlyOnePage)
+{
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx2"))
+		GTEST_SKIP() << "this CPU has no AVX2 (the module then uses clear_page)";
+	alignas(64) static uint8_t buf[3 * kPage];
+	std::memset(buf, 0xa5, sizeof(buf));
+	rc_zero_page_avx2(buf + kPage);
+	EXPECT_TRUE(std::all_of(buf, buf + kPage, [](uint8_t b) { return b == 0xa5; }));
+	EXPECT_TRUE(std::all_of(buf + kPage, buf + 2 * kPage, [](uint8_t b) { return b == 0; }));
+	EXPECT_TRUE(std::all_of(buf + 2 * kPage, buf + 3 * kPage, [](uint8_t b) { return b == 0xa5; }));
+}

@@ -7,7 +7,9 @@
  *   rcbench fault zram N             swap-in from zram of N pages (needs swap on)
  *   rcbench fault miss N WINDOW CYCLE   window misses of a protected process
  *   rcbench cipher N                 N page round trips through debugfs selftest_roundtrip
- *   rcbench work NAME WINDOW SIZE_KB OPS   one workload run (WINDOW 0 = unprotected)
+ *   rcbench work NAME WINDOW SIZE_KB OPS   one workload run (WINDOW 0 = unprotected);
+ *                                    NAME kv|scan|sort|ptr, or fit: scan with a small
+ *                                    array, the working set that fits in a window
  *
  * Faults are timed one by one with rdtsc (no memory access inside the timed region
  * but the faulting store); samples go to a MAP_SHARED buffer, which ramcrypt never
@@ -17,6 +19,7 @@
  *   pct,KIND,P,US                   (P = 1..99 and 99.9, for the CDF plot)
  *   work,NAME,WINDOW,SECONDS,CHECKSUM,RSSANON_KB,PTE_KB,ENC_PAGES,WIN_PAGES,
  *        FAULTS,ENCRYPTIONS,DECRYPTIONS,MEMFREE_DROP_KB,DEGRADED
+ *   prof,LABEL,PHASE,CALLS,CYCLES    miss runs, benchmark build only (kmod/profile.c)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -192,6 +195,37 @@ static void fill_page(char *p, uint64_t seed)
 		p[i] = "key=value; the quick brown fox "[(i + seed) % 31];
 }
 
+/*
+ * The benchmark build's phase counters (kmod/profile.c): reset before a timed loop,
+ * printed after it as "prof,LABEL,PHASE,CALLS,CYCLES". Absent in normal builds.
+ */
+#define PROFILE "/sys/kernel/debug/ramcrypt/profile"
+
+static void prof_reset(void)
+{
+	int fd = open(PROFILE, O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "0", 1) != 1)
+			die("reset " PROFILE);
+		close(fd);
+	}
+}
+
+static void prof_dump(const char *label)
+{
+	FILE *f = fopen(PROFILE, "r");
+	char name[64];
+	unsigned long long calls, cycles;
+
+	if (!f)
+		return;
+	while (fscanf(f, "%63s %llu %llu", name, &calls, &cycles) == 3)
+		printf("prof,%s,%s,%llu,%llu\n", label, name, calls, cycles);
+	fclose(f);
+	fflush(stdout);
+}
+
 static int cmd_fault(int argc, char **argv)
 {
 	const char *kind = argv[0];
@@ -257,7 +291,9 @@ static int cmd_fault(int argc, char **argv)
 			/* One untimed round: every page has been in and out of the window. */
 			for (i = 0; i < cycle; i++)
 				((volatile char *)a)[i * PG] = 1;
+			prof_reset();
 			time_touches(a, order, n, samples);
+			prof_dump(argc >= 5 ? argv[4] : "miss");
 			_exit(0);
 		}
 		if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
@@ -537,7 +573,7 @@ static int cmd_work(char **argv)
 	pin_cpu0();
 	if (!strcmp(name, "kv")) {
 		kv_setup(&kv, bytes, ops);
-	} else if (!strcmp(name, "scan")) {
+	} else if (!strcmp(name, "scan") || !strcmp(name, "fit")) {
 		scan = map_anon(bytes, 0);
 		for (i = 0; i < bytes / 8; i++)
 			scan[i] = mix(i);
@@ -548,7 +584,7 @@ static int cmd_work(char **argv)
 	} else if (!strcmp(name, "ptr")) {
 		root = ptr_setup(bytes);
 	} else {
-		fprintf(stderr, "rcbench: work kv|scan|sort|ptr WINDOW SIZE_KB OPS\n");
+		fprintf(stderr, "rcbench: work kv|scan|fit|sort|ptr WINDOW SIZE_KB OPS\n");
 		return 2;
 	}
 	if (window)
@@ -557,7 +593,7 @@ static int cmd_work(char **argv)
 	t0 = now_s();
 	if (!strcmp(name, "kv")) {
 		sum = kv_run(&kv);
-	} else if (!strcmp(name, "scan")) {
+	} else if (!strcmp(name, "scan") || !strcmp(name, "fit")) {
 		for (size_t pass = 0; pass < ops; pass++)
 			for (i = 0; i < bytes / 8; i++)
 				sum += scan[i] ^ pass;
