@@ -6,6 +6,7 @@
  * a generation number; each operation verifies a whole page against it, bumps it and
  * rewrites the page, so a lost, stale or misplaced page is caught on its next visit.
  * Each case runs in a child, which protects itself and exits with the error count.
+ * (The debug lane runs a quarter of the size: see REGION below.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,9 +25,13 @@
 
 #define PAGE		4096UL
 #define WORDS		(PAGE / sizeof(uint64_t))
-#define REGION		(64UL << 20)
-#define NPAGES		(REGION / PAGE)
-#define OPS		40000UL		/* random page visits per case, all threads together */
+/*
+ * 64 MiB and 40,000 random page visits per case (all threads together). The debug
+ * lane (KASAN, lockdep; scripts/guest-run --debug sets RAMCRYPT_DEBUG_LANE) runs a
+ * quarter of both: it hunts memory and locking bugs on the same paths, and the full
+ * size took longer than the test's limit there.
+ */
+static unsigned long REGION = 64UL << 20, NPAGES, OPS = 40000;
 
 struct region {
 	uint64_t *mem;
@@ -158,6 +163,15 @@ TEST_F_TIMEOUT(integrity, random_rw_64mib_4_threads, 900)
 TEST_F_TIMEOUT(integrity, random_rw_64mib_thp, 900)
 {
 	check_case(_metadata, 1, 1);
+}
+
+static void __attribute__((constructor)) size_for_lane(void)
+{
+	if (getenv("RAMCRYPT_DEBUG_LANE")) {
+		REGION /= 4;
+		OPS /= 4;
+	}
+	NPAGES = REGION / PAGE;
 }
 
 TEST_HARNESS_MAIN
