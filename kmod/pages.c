@@ -351,6 +351,7 @@ static void rc_wipe_page(struct page *page)
 struct rc_shared {
 	unsigned long start;
 	unsigned long mask;	/* bit i: the page at start + i pages is shared */
+	unsigned long plain;	/* bit i: ... is a present plaintext page */
 };
 
 static bool rc_shared_fn(enum rc_kind kind, unsigned long addr, unsigned long nr,
@@ -362,9 +363,13 @@ static bool rc_shared_fn(enum rc_kind kind, unsigned long addr, unsigned long nr
 	if (kind != RC_PLAIN)
 		return false;
 	/* A PMD-mapped THP (nr > 1): page_mapcount() of the head counts PMD maps. */
-	if (page_mapcount(page) > 1 || PageKsm(page))
-		for (i = 0; i < nr; i++)
-			sh->mask |= 1UL << (((addr - sh->start) >> PAGE_SHIFT) + i);
+	for (i = 0; i < nr; i++) {
+		unsigned long bit = 1UL << (((addr - sh->start) >> PAGE_SHIFT) + i);
+
+		sh->plain |= bit;
+		if (page_mapcount(page) > 1 || PageKsm(page))
+			sh->mask |= bit;
+	}
 	return false;
 }
 
@@ -373,16 +378,18 @@ static bool rc_shared_fn(enum rc_kind kind, unsigned long addr, unsigned long nr
  * pages) (a write fault through GUP: the kernel's COW break, as ptrace's poke
  * does), so that only this mm's mapping is encrypted and the other mm keeps its
  * plaintext page, exactly as without ramcrypt. Returns the pages that are still
- * shared (the COW break failed); those are left alone. mmap_lock held for read,
- * which also keeps this mm from forking and sharing a page again meanwhile.
+ * shared (the COW break failed); those are left alone. *plain: the present
+ * plaintext pages of the range. mmap_lock held for read, which also keeps this mm
+ * from forking and sharing a page again meanwhile.
  */
 static unsigned long rc_unshare(struct vm_area_struct *vma, unsigned long start,
-				unsigned long end)
+				unsigned long end, unsigned long *plain)
 {
 	struct rc_shared sh = { .start = start };
 	unsigned long left = 0, i;
 
 	rc_walk(vma, start, end, rc_shared_fn, &sh);
+	*plain = sh.plain;
 	for (i = 0; sh.mask >> i; i++) {
 		unsigned long addr = start + (i << PAGE_SHIFT);
 		struct page *page;
@@ -404,12 +411,13 @@ static unsigned long rc_unshare(struct vm_area_struct *vma, unsigned long start,
 
 /*
  * Fill args->dst with ciphertext device pages for the anonymous source pages,
- * except those whose bit is set in skip (still shared with another mm).
+ * except those whose bit is set in skip (still shared with another mm). Returns
+ * the number of pages left alone because they are shared.
  */
-static void rc_encrypt_batch(struct migrate_vma *args, unsigned long skip,
-			     struct rc_pstats *st)
+static unsigned long rc_encrypt_batch(struct migrate_vma *args, unsigned long skip,
+				      struct rc_pstats *st)
 {
-	unsigned long i;
+	unsigned long i, shared = 0;
 
 	for (i = 0; i < args->npages; i++) {
 		unsigned long src = args->src[i];
@@ -418,19 +426,15 @@ static void rc_encrypt_batch(struct migrate_vma *args, unsigned long skip,
 		u64 tweak, t0;
 		int err;
 
-		if (!(src & MIGRATE_PFN_MIGRATE)) {
-			/* A page collect found but could not unmap or isolate: pinned. */
-			if (src & MIGRATE_PFN_VALID)
-				rc_count(st, skipped_pinned, 1);
-			continue;
-		}
+		if (!(src & MIGRATE_PFN_MIGRATE))
+			continue;	/* counted by rc_pages_encrypt() */
 		spage = migrate_pfn_to_page(src);
 		/* Holes and the zero page hold no data; page cache is not ours. */
 		if (!spage || !PageAnon(spage) || is_zone_device_page(spage))
 			continue;
 		/* Not ours alone: finalize maps it back everywhere, unchanged. */
 		if ((skip & (1UL << i)) || PageKsm(spage)) {
-			rc_count(st, skipped_pinned, 1);
+			shared++;
 			continue;
 		}
 
@@ -477,13 +481,15 @@ degraded:
 		atomic_long_dec(&rc_ct_pages);
 		rc_count(st, degraded_events, 1);
 	}
+	return shared;
 }
 
 unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
-			       unsigned long end, struct rc_pstats *st)
+			       unsigned long end, struct rc_pstats *st,
+			       unsigned long *busy)
 {
 	unsigned long src[RC_BATCH], dst[RC_BATCH];
-	unsigned long addr, next, skip, done = 0;
+	unsigned long addr, next, skip, plain, done = 0, left = 0;
 	u64 t0;
 
 	lockdep_assert_held(&vma->vm_mm->mmap_lock);	/* mmap_assert_locked() needs dump_mm, not exported */
@@ -508,7 +514,7 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 		if (addr >= end)
 			break;
 		next = min(end, addr + RC_BATCH * PAGE_SIZE);
-		skip = rc_unshare(vma, addr, next);
+		skip = rc_unshare(vma, addr, next, &plain);
 		args.start = addr;
 		args.end = next;
 		rc_prof_add(RC_PROF_ENC_PREP, t0);
@@ -516,7 +522,16 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 		if (migrate_vma_setup(&args))
 			break;
 		rc_prof_add(RC_PROF_ENC_SETUP, t0);
-		rc_encrypt_batch(&args, skip, st);
+		/*
+		 * A present plaintext page that migrate_vma did not select could not
+		 * be locked, isolated or unmapped, or holds extra references (a pin
+		 * by vmsplice, O_DIRECT, io_uring, RDMA, or just a moment's lock):
+		 * 6.1 clears its entry without a word.
+		 */
+		for (i = 0; i < args.npages; i++)
+			if ((plain & (1UL << i)) && !(src[i] & MIGRATE_PFN_MIGRATE))
+				left++;
+		left += rc_encrypt_batch(&args, skip, st);
 		t0 = rc_prof_now();
 		migrate_vma_pages(&args);
 		rc_prof_add(RC_PROF_ENC_PAGES, t0);
@@ -526,7 +541,7 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 				continue;
 			if (!(args.src[i] & MIGRATE_PFN_MIGRATE)) {
 				/* Lost a race (a new pin); finalize frees dpage. */
-				rc_count(st, skipped_pinned, 1);
+				left++;
 				continue;
 			}
 			/*
@@ -544,6 +559,10 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 	}
 	if (done)
 		rc_count(st, encryptions, done);
+	if (busy)
+		*busy += left;
+	else if (left)
+		rc_count(st, skipped_pinned, left);
 	return done;
 }
 

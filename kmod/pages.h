@@ -40,10 +40,13 @@ bool rc_pages_is_huge(struct vm_area_struct *vma, unsigned long addr);
 /*
  * Encrypt the present anonymous pages of [start, end) (inside vma). The caller holds
  * mmap_read_lock(vma->vm_mm) and may sleep. st (may be NULL) gets the per-mm events,
- * rc_pages_global always. Returns the number of pages encrypted.
+ * rc_pages_global always. Returns the number of pages encrypted. Plaintext pages
+ * that could not be moved (pinned, shared, locked for a moment) are added to *busy,
+ * or, with busy NULL, counted as skipped_pinned.
  */
 unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
-			       unsigned long end, struct rc_pstats *st);
+			       unsigned long end, struct rc_pstats *st,
+			       unsigned long *busy);
 /* Decrypt every ramcrypt page of [start, end) back to plaintext; same rules. */
 unsigned long rc_pages_decrypt(struct vm_area_struct *vma, unsigned long start,
 			       unsigned long end, struct rc_pstats *st);

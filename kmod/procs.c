@@ -57,6 +57,7 @@ struct rc_mm {
 	struct kref ref;		/* protection + queued works + scanner */
 	struct rcu_head rcu;
 	struct list_head scan_node;	/* the scanner's private list */
+	struct delayed_work kick;	/* a full pass soon: rc_mm_kick() */
 	struct pid *pid;		/* thread group, for list/stats */
 	u64 flags;			/* RAMCRYPT_PROTECT_* */
 	int saved_dumpable;
@@ -322,11 +323,12 @@ static unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
 			if (rc->sorted[w] < start)
 				continue;
 			if (rc->sorted[w] > start)
-				done += rc_pages_encrypt(vma, start, rc->sorted[w], &rc->st);
+				done += rc_pages_encrypt(vma, start, rc->sorted[w],
+							 &rc->st, NULL);
 			start = rc->sorted[w] + PAGE_SIZE;
 		}
 		if (start < stop)
-			done += rc_pages_encrypt(vma, start, stop, &rc->st);
+			done += rc_pages_encrypt(vma, start, stop, &rc->st, NULL);
 	}
 	return done;
 }
@@ -334,25 +336,21 @@ static unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
 /*
  * Encrypt one page that fell out of the window. migrate_vma gives up on a page
  * for passing reasons (its lock taken by someone for a moment, not yet on the LRU,
- * a transient reference) and says nothing; a page left behind here would stay
- * plaintext outside the window until the scanner. So check, and try again a
- * couple of times (each migrate_vma_setup drains the LRU batches anew).
+ * a transient reference); a page left behind here would stay plaintext outside
+ * the window until the scanner. So try again a couple of times (each
+ * migrate_vma_setup drains the LRU batches anew); a page that stays is counted
+ * once as pinned. One left plaintext for want of memory was counted as degraded.
  */
 static void rc_encrypt_evicted(struct rc_mm *rc, struct vm_area_struct *vma,
 			       unsigned long addr)
 {
-	unsigned long plain, cipher;
+	unsigned long busy;
 	int tries;
-	u64 t0;
 
 	for (tries = 0; tries < 3; tries++) {
-		if (rc_pages_encrypt(vma, addr, addr + PAGE_SIZE, &rc->st))
-			return;
-		t0 = rc_prof_now();
-		plain = cipher = 0;
-		rc_pages_count(vma, addr, addr + PAGE_SIZE, &plain, &cipher);
-		rc_prof_add(RC_PROF_EVICT_CHECK, t0);
-		if (!plain)
+		busy = 0;
+		if (rc_pages_encrypt(vma, addr, addr + PAGE_SIZE, &rc->st, &busy) ||
+		    !busy)
 			return;
 		cond_resched();
 	}
@@ -461,6 +459,40 @@ out:
 
 /* ---- fault tracking ---- */
 
+/* Delay of a kick: the exiting task's fault completes in microseconds. */
+#define RC_KICK_MS	10
+
+static void rc_kick_fn(struct work_struct *work)
+{
+	struct rc_mm *rc = container_of(to_delayed_work(work), struct rc_mm, kick);
+	struct mm_struct *mm = rc->mn.mm;
+
+	if (mmget_not_zero(mm)) {
+		rc_mm_update(rc, mm, false);	/* pend_overflow: a full pass */
+		mmput(mm);
+	}
+	rc_mm_put(rc);
+}
+
+/*
+ * A task that is exiting (or has exec'd) made pages present that no task will fold
+ * into the window: the write to clear_child_tid, a robust futex list, its own last
+ * faults. Ask for a full pass of rc shortly, instead of leaving them plaintext until
+ * the scanner. Any context; takes a reference for the work.
+ */
+static void rc_mm_kick(struct rc_mm *rc)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&rc->pend_lock, flags);
+	rc->pend_overflow = true;
+	spin_unlock_irqrestore(&rc->pend_lock, flags);
+	kref_get(&rc->ref);
+	if (!queue_delayed_work(system_unbound_wq, &rc->kick,
+				msecs_to_jiffies(RC_KICK_MS)))
+		rc_mm_put(rc);	/* already queued */
+}
+
 static void rc_fault_work(struct callback_head *cb)
 {
 	struct rc_fault_work *w = container_of(cb, struct rc_fault_work, cb);
@@ -488,15 +520,12 @@ static void rc_fault_work(struct callback_head *cb)
 		/*
 		 * Exiting, or after execve: forget this task's faults in rc (its
 		 * task_struct may be reused). Nobody folds them in now: if the mm
-		 * lives on (another thread), its next pass is a full one.
+		 * lives on (another thread), a full pass soon.
 		 */
 		bool overflow;
 
-		if (rc_pend_take(rc, NULL, &overflow) || overflow) {
-			spin_lock_irq(&rc->pend_lock);
-			rc->pend_overflow = true;
-			spin_unlock_irq(&rc->pend_lock);
-		}
+		if (rc_pend_take(rc, NULL, &overflow) || overflow)
+			rc_mm_kick(rc);
 	}
 	rc_mm_put(rc);
 	rc_prof_add(RC_PROF_WORK, t0);
@@ -517,11 +546,17 @@ static void rc_probe_fault(void *data, unsigned long address,
 	u64 t0 = rc_prof_now();
 
 	if (!atomic_read(&rc_nr_protected) || !mm || address >= TASK_SIZE_MAX ||
-	    (current->flags & (PF_KTHREAD | PF_IO_WORKER | PF_EXITING)))
+	    (current->flags & (PF_KTHREAD | PF_IO_WORKER)))
 		return;
 	rc = rc_mm_get(mm);
 	if (!rc)
 		return;
+	if (current->flags & PF_EXITING) {
+		/* No task_work any more; the fault completes before the kick. */
+		rc_mm_kick(rc);
+		rc_mm_put(rc);
+		return;
+	}
 	atomic_long_inc(&rc->faults);
 	atomic_long_inc(&rc_faults);
 
@@ -597,6 +632,7 @@ static int rc_protect_mm(struct mm_struct *mm, struct pid *tgid, u64 flags,
 	mutex_init(&rc->lock);
 	spin_lock_init(&rc->pend_lock);
 	INIT_LIST_HEAD(&rc->scan_node);
+	INIT_DELAYED_WORK(&rc->kick, rc_kick_fn);
 	rc->flags = flags;
 	rc->pid = get_pid(tgid);
 

@@ -30,7 +30,6 @@ static const char *const rc_prof_names[RC_PROF_NR] = {
 	[RC_PROF_ENC_PAGES] = "enc_pages",
 	[RC_PROF_ENC_CLEAR] = "enc_clear",
 	[RC_PROF_ENC_FINAL] = "enc_final",
-	[RC_PROF_EVICT_CHECK] = "evict_check",
 };
 
 static atomic64_t rc_prof_calls[RC_PROF_NR], rc_prof_cycles[RC_PROF_NR];

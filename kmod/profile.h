@@ -29,7 +29,6 @@ enum rc_prof_phase {
 	RC_PROF_ENC_PAGES,	/*   encrypt: migrate_vma_pages */
 	RC_PROF_ENC_CLEAR,	/*   encrypt: zero the plaintext */
 	RC_PROF_ENC_FINAL,	/*   encrypt: migrate_vma_finalize */
-	RC_PROF_EVICT_CHECK,	/*   re-walk: did the evicted page really go? */
 	RC_PROF_NR
 };
 
