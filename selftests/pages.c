@@ -25,66 +25,9 @@
 #include <linux/ramcrypt.h>
 
 #include "kselftest_harness.h"
+#include "ramcrypt_test.h"
 
-#define PAGE		4096UL
 #define NPAGES		1000
-#define MAGIC		0x52414d4352595054ULL	/* "RAMCRYPT" */
-
-static int rc_fd(void)
-{
-	return open(RAMCRYPT_DEVICE, O_RDWR | O_CLOEXEC);
-}
-
-static int protect(int fd, pid_t pid, uint64_t flags, uint64_t window)
-{
-	struct ramcrypt_protect p = { .pid = pid, .flags = flags, .window = window };
-
-	return ioctl(fd, RAMCRYPT_IOC_PROTECT, &p) ? -errno : 0;
-}
-
-static int proc_stats(int fd, pid_t pid, struct ramcrypt_proc_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->pid = pid;
-	return ioctl(fd, RAMCRYPT_IOC_PROC_STATS, st) ? -errno : 0;
-}
-
-static int get_status(int fd, struct ramcrypt_status *st)
-{
-	memset(st, 0, sizeof(*st));
-	return ioctl(fd, RAMCRYPT_IOC_STATUS, st) ? -errno : 0;
-}
-
-/* Word w of page i: the first two words are the searchable marker. */
-static inline uint64_t pattern(uint64_t seed, size_t i, size_t w)
-{
-	if (w == 0)
-		return MAGIC ^ seed;
-	if (w == 1)
-		return i;
-	return (seed * 0x9e3779b97f4a7c15ULL) ^ (i << 20) ^ w;
-}
-
-static void fill(volatile uint64_t *buf, size_t npages, uint64_t seed)
-{
-	size_t i, w;
-
-	for (i = 0; i < npages; i++)
-		for (w = 0; w < PAGE / 8; w++)
-			buf[i * PAGE / 8 + w] = pattern(seed, i, w);
-}
-
-/* Number of words that differ. */
-static long check(volatile uint64_t *buf, size_t npages, uint64_t seed)
-{
-	size_t i, w;
-	long bad = 0;
-
-	for (i = 0; i < npages; i++)
-		for (w = 0; w < PAGE / 8; w++)
-			bad += buf[i * PAGE / 8 + w] != pattern(seed, i, w);
-	return bad;
-}
 
 static uint64_t *map_pages(size_t npages)
 {
