@@ -196,10 +196,10 @@ static bool rc_mm_unhash(struct rc_mm *rc)
 /* ---- the window ---- */
 
 /*
- * Every fault asks whether its page is already in the window: a hash set beside
- * the FIFO keeps that O(1) for windows up to max_window (a linear scan of 1024
- * entries twice per fault cost more than the rest of the bookkeeping). Open
- * addressing with linear probing, at most half full; keys are addr | 1 (0: empty).
+ * Every fault asks whether its page is already in the window, and every eviction
+ * again: a hash set beside the FIFO keeps that O(1) where a scan of the FIFO costs
+ * up to 2 x max_window (1024) compares per fault. Open addressing with linear
+ * probing, at most half full; keys are addr | 1 (0: empty).
  */
 static unsigned int rc_set_size(unsigned int window)
 {
