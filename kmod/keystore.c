@@ -77,6 +77,8 @@ static u8 rc_kcv[16];
 static bool rc_key_await_same;
 
 static unsigned long rc_degraded;	/* RAMCRYPT_DEGRADED_* bits, atomic bitops */
+/* Set by the register-dump guard: the next heal of this CPU is an expected one. */
+static DEFINE_PER_CPU(bool, rc_dump_wiped);
 static atomic64_t rc_key_heals = ATOMIC64_INIT(0);
 static bool rc_lost_reported;
 
@@ -232,6 +234,23 @@ static int rc_heal_local_locked(void)
 	return -EKEYREJECTED;
 }
 
+/*
+ * This CPU was just healed from donor (rc_key_lock held). Our own register-dump
+ * guard (rc_show_regs_pre) wipes the key on purpose; anything else that clobbered
+ * it is unexpected and marks the status.
+ */
+static void rc_note_heal(int donor)
+{
+	if (this_cpu_xchg(rc_dump_wiped, false)) {
+		pr_info_ratelimited("CPU%d: key restored from CPU%d after a register dump\n",
+				    smp_processor_id(), donor);
+		return;
+	}
+	set_bit(ilog2(RAMCRYPT_DEGRADED_KEY_HEALED), &rc_degraded);
+	pr_warn_ratelimited("CPU%d: debug registers were clobbered; key restored from CPU%d\n",
+			    smp_processor_id(), donor);
+}
+
 int rc_keystore_heal_this_cpu(void)
 {
 	int ret = 0;
@@ -242,11 +261,9 @@ int rc_keystore_heal_this_cpu(void)
 		ret = -EKEYREJECTED;
 	} else if (!rc_key_local_ok()) {
 		donor = rc_heal_local_locked();
-		if (donor >= 0) {
-			set_bit(ilog2(RAMCRYPT_DEGRADED_KEY_HEALED), &rc_degraded);
-			pr_warn_ratelimited("CPU%d: debug registers were clobbered; key restored from CPU%d\n",
-					    smp_processor_id(), donor);
-		} else {
+		if (donor >= 0)
+			rc_note_heal(donor);
+		else {
 			ret = donor;
 		}
 	}
@@ -428,6 +445,7 @@ int rc_keystore_selftest(void)
 		ret = -EKEYREJECTED;
 	} else {
 		ret = rc_kat_run_locked();
+		this_cpu_write(rc_dump_wiped, false);
 		if (rc_heal_local_locked() < 0)
 			ret = -EKEYREJECTED;
 	}
@@ -452,11 +470,8 @@ static int rc_check_cpu_fn(void *heal)
 		int donor = rc_heal_local_locked();
 
 		ret = donor >= 0;
-		if (ret) {
-			set_bit(ilog2(RAMCRYPT_DEGRADED_KEY_HEALED), &rc_degraded);
-			pr_warn("CPU%d: debug registers were clobbered; key restored from CPU%d\n",
-				smp_processor_id(), donor);
-		}
+		if (ret)
+			rc_note_heal(donor);
 	} else {
 		ret = 0;
 	}
@@ -597,6 +612,7 @@ static int rc_cpu_online(unsigned int cpu)
 
 	spin_lock(&rc_key_lock);
 	/* cpu_init() zeroed the registers: bring the key from a CPU that has it. */
+	this_cpu_write(rc_dump_wiped, false);
 	if (rc_key_state == RC_KEY_OK && !rc_key_local_ok())
 		rc_heal_local_locked();
 	spin_unlock(&rc_key_lock);
@@ -753,6 +769,7 @@ void rc_keystore_debugfs_uninit(void)
  */
 static int rc_show_regs_pre(struct kprobe *p, struct pt_regs *regs)
 {
+	this_cpu_write(rc_dump_wiped, true);
 	rc_dr_wipe();
 	return 0;
 }
