@@ -22,6 +22,7 @@
  * fault probe with interrupts off, so everyone takes them irqsave.
  */
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/hash.h>
 #include <linux/hashtable.h>
 #include <linux/kprobes.h>
@@ -195,6 +196,8 @@ static bool rc_mm_unhash(struct rc_mm *rc)
 
 /* ---- the window ---- */
 
+static void rc_mm_kick(struct rc_mm *rc);
+
 /*
  * Every fault asks whether its page is already in the window, and every eviction
  * again: a hash set beside the FIFO keeps that O(1) where a scan of the FIFO costs
@@ -335,11 +338,12 @@ static unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
 
 /*
  * Encrypt one page that fell out of the window. migrate_vma gives up on a page
- * for passing reasons (its lock taken by someone for a moment, not yet on the LRU,
- * a transient reference); a page left behind here would stay plaintext outside
- * the window until the scanner. So try again a couple of times (each
- * migrate_vma_setup drains the LRU batches anew); a page that stays is counted
- * once as pinned. One left plaintext for want of memory was counted as degraded.
+ * for passing reasons (its lock taken for a moment by khugepaged or compaction,
+ * not yet on the LRU, a transient reference); a page left behind here would stay
+ * plaintext outside the window. So try again, backing off from 50 us to ~1 ms in
+ * all (each migrate_vma_setup drains the LRU batches anew). A page that stays is
+ * counted once as pinned and left to a full pass of the mm 10 ms later. One left
+ * plaintext for want of memory was counted as degraded.
  */
 static void rc_encrypt_evicted(struct rc_mm *rc, struct vm_area_struct *vma,
 			       unsigned long addr)
@@ -347,15 +351,16 @@ static void rc_encrypt_evicted(struct rc_mm *rc, struct vm_area_struct *vma,
 	unsigned long busy;
 	int tries;
 
-	for (tries = 0; tries < 3; tries++) {
+	for (tries = 0; tries < 5; tries++) {
 		busy = 0;
 		if (rc_pages_encrypt(vma, addr, addr + PAGE_SIZE, &rc->st, &busy) ||
 		    !busy)
 			return;
-		cond_resched();
+		usleep_range(50 << tries, 100 << tries);
 	}
 	atomic_long_inc(&rc->st.skipped_pinned);
 	atomic_long_inc(&rc_pages_global.skipped_pinned);
+	rc_mm_kick(rc);
 }
 
 /*
