@@ -483,7 +483,9 @@ static void rc_kick_fn(struct work_struct *work)
  * A task that is exiting (or has exec'd) made pages present that no task will fold
  * into the window: the write to clear_child_tid, a robust futex list, its own last
  * faults. Ask for a full pass of rc shortly, instead of leaving them plaintext until
- * the scanner. Any context; takes a reference for the work.
+ * the scanner. An exiting task's fault work runs in exit_task_work(), after
+ * exit_mm() and so after those faults completed: the pass cannot come too early.
+ * Any context; takes a reference for the work.
  */
 static void rc_mm_kick(struct rc_mm *rc)
 {
@@ -556,12 +558,6 @@ static void rc_probe_fault(void *data, unsigned long address,
 	rc = rc_mm_get(mm);
 	if (!rc)
 		return;
-	if (current->flags & PF_EXITING) {
-		/* No task_work any more; the fault completes before the kick. */
-		rc_mm_kick(rc);
-		rc_mm_put(rc);
-		return;
-	}
 	atomic_long_inc(&rc->faults);
 	atomic_long_inc(&rc_faults);
 
@@ -591,8 +587,12 @@ static void rc_probe_fault(void *data, unsigned long address,
 		rc->pend_count++;
 	}
 	spin_unlock_irqrestore(&rc->pend_lock, flags);
-	if (!w)
+	if (!w) {
+		/* Past exit_task_work(): nobody else will pass over this fault. */
+		if (current->flags & PF_EXITING)
+			rc_mm_kick(rc);
 		rc_mm_put(rc);	/* else the work owns the reference now */
+	}
 	rc_prof_add(RC_PROF_PROBE, t0);
 }
 
