@@ -30,6 +30,7 @@
 #include <linux/ramcrypt.h>
 
 #include "kselftest_harness.h"
+#include "ramcrypt_test.h"
 
 #define ROUNDTRIP "/sys/kernel/debug/ramcrypt/selftest_roundtrip"
 #define PARAM_ALLOW_SUSPEND "/sys/module/ramcrypt/parameters/allow_suspend"
@@ -37,35 +38,6 @@
 		 RAMCRYPT_DEGRADED_SLOTS)
 
 static volatile long watched;
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-	int err;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	err = n < 0 ? -errno : 0;
-	close(fd);
-	return err;
-}
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
 
 static int pin_to_cpu(int cpu)
 {

@@ -76,40 +76,11 @@ pathf(char *buf, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		ret = errno ? -errno : -EIO;
-	close(fd);
-	return ret;
-}
-
-/* The file's first line, without the newline. */
-static int read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 static long long read_ll(const char *path)
 {
 	char buf[64];
 
-	return read_str(path, buf, sizeof(buf)) ? -1 : atoll(buf);
+	return read_file(path, buf, sizeof(buf)) ? -1 : atoll(buf);
 }
 
 /* "key value" lines (memory.events): value of key, or -1. */
@@ -149,24 +120,24 @@ static void restore_all(struct restore *r)
 	int i;
 
 	if (r->printk[0])
-		write_str("/proc/sys/kernel/printk", r->printk);
-	write_str(SYS "ciphertext_cap_pages", r->cap);
-	write_str(SYS "scan_interval_ms", r->interval);
+		write_file("/proc/sys/kernel/printk", r->printk);
+	write_file(SYS "ciphertext_cap_pages", r->cap);
+	write_file(SYS "scan_interval_ms", r->interval);
 	if (r->cgroup[0]) {
 		if (!pathf(path, sizeof(path), "%s/cgroup.kill", r->cgroup))
-			write_str(path, "1");
+			write_file(path, "1");
 		/* A killed task leaves its cgroup a moment after it is reaped. */
 		for (i = 0; i < 100 && rmdir(r->cgroup) && errno == EBUSY; i++)
 			usleep(50 * 1000);
 	}
 	if (r->subtree[0])
-		write_str(r->subtree, "-memory");
+		write_file(r->subtree, "-memory");
 	if (r->mnt[0]) {
 		umount2(r->mnt, MNT_DETACH);
 		rmdir(r->mnt);
 	}
 	if (r->zram)
-		for (i = 0; i < 100 && write_str("/sys/block/zram0/reset", "1"); i++)
+		for (i = 0; i < 100 && write_file("/sys/block/zram0/reset", "1"); i++)
 			usleep(50 * 1000);
 }
 
@@ -222,7 +193,7 @@ static int env_setup(struct env *e)
 	close(p[0]);
 	e->guard = p[1];
 	snprintf(interval, sizeof(interval), "%d", SCAN_MS);
-	return write_str(SYS "scan_interval_ms", interval);
+	return write_file(SYS "scan_interval_ms", interval);
 }
 
 static void env_teardown(struct env *e)
@@ -508,12 +479,12 @@ TEST_F_TIMEOUT(limits, read_direct, 300)
 
 	SETUP_SKIPPED();
 	ASSERT_NE(NULL, src);
-	if (read_str("/sys/block/zram0/disksize", size, sizeof(size)))
+	if (read_file("/sys/block/zram0/disksize", size, sizeof(size)))
 		SKIP(return, "no /dev/zram0 (CONFIG_ZRAM)");
 	if (strcmp(size, "0"))
 		SKIP(return, "zram0 is in use (disksize %s)", size);
 	self->e.r->zram = 1;
-	ASSERT_EQ(0, write_str("/sys/block/zram0/disksize", "4M"));
+	ASSERT_EQ(0, write_file("/sys/block/zram0/disksize", "4M"));
 	fd = open("/dev/zram0", O_RDWR | O_DIRECT | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, target_start(&self->e, &self->t, NP));
@@ -634,8 +605,8 @@ TEST_F_TIMEOUT(limits, ciphertext_cap, 300)
 	ASSERT_EQ(0, get_status(self->e.fd, &gs0));
 	/* CAP more than what is in use now (the sysctl takes 0..totalram pages). */
 	snprintf(cap, sizeof(cap), "%llu", gs0.encrypted_pages + CAP);
-	ASSERT_EQ(0, write_str(SYS "ciphertext_cap_pages", cap));
-	ASSERT_EQ(-EINVAL, write_str(SYS "ciphertext_cap_pages", "99999999999"));
+	ASSERT_EQ(0, write_file(SYS "ciphertext_cap_pages", cap));
+	ASSERT_EQ(-EINVAL, write_file(SYS "ciphertext_cap_pages", "99999999999"));
 
 	ASSERT_EQ(0, target_do(&self->t, T_FILL, 24));
 	ASSERT_EQ(0, proc_stats(self->e.fd, self->t.pid, &st));
@@ -650,7 +621,7 @@ TEST_F_TIMEOUT(limits, ciphertext_cap, 300)
 	EXPECT_EQ(0, target_do(&self->t, T_CHECK, 24));
 
 	ASSERT_EQ(0, proc_stats(self->e.fd, self->t.pid, &st0));
-	ASSERT_EQ(0, write_str(SYS "ciphertext_cap_pages", self->e.r->cap));
+	ASSERT_EQ(0, write_file(SYS "ciphertext_cap_pages", self->e.r->cap));
 	ms = wait_bound(self->e.fd, self->t.pid, &st);
 	LOG_ST("cap raised", st);
 	TH_LOG("bound back %ld ms after the cap was raised", ms);
@@ -698,13 +669,13 @@ static int make_cgroup(struct env *e, const char *name, char *cg, size_t len)
 		strcpy(e->r->mnt, mnt);
 	}
 	if (pathf(path, sizeof(path), "%s/cgroup.controllers", mnt) ||
-	    read_str(path, buf, sizeof(buf)) || !strstr(buf, "memory"))
+	    read_file(path, buf, sizeof(buf)) || !strstr(buf, "memory"))
 		return -ENOTSUP;
 	if (pathf(path, sizeof(path), "%s/cgroup.subtree_control", mnt) ||
-	    read_str(path, buf, sizeof(buf)))
+	    read_file(path, buf, sizeof(buf)))
 		return -EINVAL;
 	if (!strstr(buf, "memory")) {
-		ret = write_str(path, "+memory");
+		ret = write_file(path, "+memory");
 		if (ret || pathf(e->r->subtree, sizeof(e->r->subtree), "%s", path))
 			return ret ?: -ENAMETOOLONG;
 	}
@@ -722,7 +693,7 @@ static int cg_write(const char *cg, const char *file, const char *val)
 {
 	char path[512];
 
-	return pathf(path, sizeof(path), "%s/%s", cg, file) ?: write_str(path, val);
+	return pathf(path, sizeof(path), "%s/%s", cg, file) ?: write_file(path, val);
 }
 
 static long long cg_read(const char *cg, const char *file)
@@ -783,7 +754,7 @@ static int quiet_default_level(struct env *e)
 		return -EINVAL;
 	snprintf(e->r->printk, sizeof(e->r->printk), "%d %d %d %d", con, def, min, defcon);
 	snprintf(buf, sizeof(buf), "%d %d %d %d", con, con, min, defcon);
-	return write_str("/proc/sys/kernel/printk", buf);
+	return write_file("/proc/sys/kernel/printk", buf);
 }
 
 /*
@@ -807,7 +778,7 @@ TEST_F_TIMEOUT(limits, oom_kill, 300)
 	ASSERT_EQ(0, cg_write(cg, "memory.max", "24M"));
 	ASSERT_EQ(0, pathf(path, sizeof(path), "%s/memory.swap.max", cg));
 	if (!access(path, F_OK))
-		ASSERT_EQ(0, write_str(path, "0"));
+		ASSERT_EQ(0, write_file(path, "0"));
 	ASSERT_EQ(0, quiet_default_level(&self->e));
 	ASSERT_EQ(0, get_status(self->e.fd, &before));
 
@@ -1019,8 +990,8 @@ TEST_F_TIMEOUT(remote, read, 300)
 
 int main(int argc, char **argv)
 {
-	read_str(SYS "scan_interval_ms", orig_interval, sizeof(orig_interval));
-	read_str(SYS "ciphertext_cap_pages", orig_cap, sizeof(orig_cap));
-	read_str("/proc/sys/kernel/printk", orig_printk, sizeof(orig_printk));
+	read_file(SYS "scan_interval_ms", orig_interval, sizeof(orig_interval));
+	read_file(SYS "ciphertext_cap_pages", orig_cap, sizeof(orig_cap));
+	read_file("/proc/sys/kernel/printk", orig_printk, sizeof(orig_printk));
 	return test_harness_run(argc, argv);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the guest selftests that drive protected processes
- * (pages.c, limits.c): the ramcrypt ioctls and a page pattern that can be written,
- * checked, and searched for in physical memory.
+ * Helpers shared by the guest selftests (pages.c, limits.c, keystore.c): the
+ * ramcrypt ioctls, a page pattern that can be written, checked and searched for in
+ * physical memory, and reading and writing small sysfs/procfs files.
  */
 #ifndef RAMCRYPT_SELFTEST_H
 #define RAMCRYPT_SELFTEST_H
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <linux/ramcrypt.h>
 
@@ -73,6 +74,36 @@ static inline long check(volatile uint64_t *buf, size_t npages, uint64_t seed)
 		for (w = 0; w < PAGE / 8; w++)
 			bad += buf[i * PAGE / 8 + w] != pattern(seed, i, w);
 	return bad;
+}
+
+/* Write all of s to path: 0 or -errno (a short write is -EIO). */
+static inline int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		ret = errno ? -errno : -EIO;
+	close(fd);
+	return ret;
+}
+
+/* The file's first line, without the newline. */
+static inline int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
 }
 
 #endif
