@@ -2,7 +2,7 @@
 #   make demo        install deps if missing, build, boot the guest, show ramcrypt at work
 #   make check       every test: host unit tests and the guest selftests (DEBUG=1: debug lane)
 #   make attack      the full attack evaluation: RAM dumps, aeskeyfind; writes docs/security/REPORT.md
-#   make bench-crypto  native cipher speed against OpenSSL
+#   make bench-crypto  native cipher speed against OpenSSL -> docs/bench/crypto.md
 #   make bench       guest benchmarks (fault costs, slowdown, memory) -> docs/bench/
 KFLAGS := $(if $(filter 1,$(DEBUG)),--debug)
 KDIR = $(shell scripts/build-kernel $(KFLAGS) --print-dir)
@@ -34,7 +34,7 @@ demo: deps
 	@scripts/demo
 
 bench-crypto: userspace
-	@build/host/bench_crypto
+	@scripts/bench-crypto
 
 attack: kmod userspace
 	@scripts/attack
