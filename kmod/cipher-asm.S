@@ -26,13 +26,19 @@
  *
  * Register budget (16 vector registers, measured choices; see docs/bench/crypto.md):
  *
- *   AES-NI path: 11 round keys + 4 blocks in flight; xmm15 only carries the initial
- *   tweak during setup. The tweaks live in GPR pairs (lo, hi) r8-r15: multiplying by
- *   alpha is five integer ops there, off the vector pipes, and XTS whitening is done
- *   in GPRs too (data ^ tweak), so each block costs two GPR<->XMM moves each way and
- *   no vector register holds tweak state. Building each tweak in a scratch XMM
- *   instead was about 15% slower. A fifth block would need 15 GPRs; 14 are usable
- *   (rbp stays the frame pointer for unwinders).
+ *   AES-NI path: 11 round keys + 4 blocks in flight; xmm13/xmm14 carry K2's schedule
+ *   and the initial tweak during setup only (K2's schedule is expanded round by round
+ *   beside K1's, used once for T0 and gone). The tweaks live in GPR pairs (lo, hi)
+ *   r8-r15: multiplying by alpha is six integer ops there, off the vector pipes, and
+ *   XTS whitening is done in GPRs too (data ^ tweak), so each block costs two
+ *   GPR<->XMM moves each way and no vector register holds tweak state. The register
+ *   count rules out more: 11 round keys + 6 blocks is 17 XMM registers (OpenSSL keeps
+ *   6 blocks in flight by reading its round keys from memory, which we may not), and a
+ *   tweak held in an XMM register costs a block in flight. Measured on AMD Zen 5 (see
+ *   docs/bench/crypto.md): 5 blocks in flight (all 16 XMM registers, tweaks in 10 GPRs)
+ *   was no faster than 4, since out-of-order execution overlaps consecutive groups,
+ *   which share nothing but the tweak chain; building each tweak in a scratch XMM
+ *   register instead was about 15% slower (earlier measurement on Zen 4).
  *
  *   VAES path: 11 round keys (broadcast to both 128-bit lanes) + 2 YMM blocks
  *   (4 AES blocks in flight) + 2 YMM tweak pairs (T0, T1), (T2, T3) + 1 scratch.
@@ -107,6 +113,7 @@
 
 /* ------------------------------------------------------- AES-NI (SSE) helpers */
 
+
 /* k = next AES-128 round key after k; t1, t2 are clobbered. */
 .macro EXPAND rcon, k, t1, t2
 	aeskeygenassist	$\rcon, \k, \t1
@@ -125,6 +132,12 @@
 .macro EXPAND_TO rcon, prev, next, t1, t2
 	movdqa		\prev, \next
 	EXPAND		\rcon, \next, \t1, \t2
+.endm
+
+/* K1's round key after prev into next, and K2's next in xmm13; xmm11, xmm12 clobbered. */
+.macro EXPAND2 rcon, prev, next
+	EXPAND_TO	\rcon, \prev, \next, %xmm11, %xmm12
+	EXPAND		\rcon, %xmm13, %xmm11, %xmm12
 .endm
 
 /*
@@ -240,31 +253,38 @@ SYM_FUNC_START(rc_xts_crypt)
 
 	LOAD_K1		%xmm0
 
-	/* T0 = AES(K2, iv); K2's schedule exists one round key at a time in xmm12. */
-	LOAD_K2		%xmm12
-	movdqu		(IV), %xmm15
-	pxor		%xmm12, %xmm15
-	.irp rcon, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1b
-	EXPAND		\rcon, %xmm12, %xmm13, %xmm14
-	aesenc		%xmm12, %xmm15
-	.endr
-	EXPAND		0x36, %xmm12, %xmm13, %xmm14
-	aesenclast	%xmm12, %xmm15
-
+	/*
+	 * T0 = AES(K2, iv), with K2's schedule one round key at a time in xmm13 and T0
+	 * in xmm14, interleaved round by round with K1's schedule: the two expansion
+	 * chains are independent, so each hides the other's latency. The temporaries
+	 * xmm11 and xmm12 are shared (register renaming keeps the chains apart).
+	 */
+	LOAD_K2		%xmm13
+	movdqu		(IV), %xmm14
+	pxor		%xmm13, %xmm14
 	mov		%r8d, %ecx		/* decrypt flag; iv pointer is done */
-	movq		%xmm15, %r8
-	pextrq		$1, %xmm15, %r9
-
-	EXPAND_TO	0x01, %xmm0, %xmm1, %xmm11, %xmm12
-	EXPAND_TO	0x02, %xmm1, %xmm2, %xmm11, %xmm12
-	EXPAND_TO	0x04, %xmm2, %xmm3, %xmm11, %xmm12
-	EXPAND_TO	0x08, %xmm3, %xmm4, %xmm11, %xmm12
-	EXPAND_TO	0x10, %xmm4, %xmm5, %xmm11, %xmm12
-	EXPAND_TO	0x20, %xmm5, %xmm6, %xmm11, %xmm12
-	EXPAND_TO	0x40, %xmm6, %xmm7, %xmm11, %xmm12
-	EXPAND_TO	0x80, %xmm7, %xmm8, %xmm11, %xmm12
-	EXPAND_TO	0x1b, %xmm8, %xmm9, %xmm11, %xmm12
-	EXPAND_TO	0x36, %xmm9, %xmm10, %xmm11, %xmm12
+	EXPAND2		0x01, %xmm0, %xmm1
+	aesenc		%xmm13, %xmm14
+	EXPAND2		0x02, %xmm1, %xmm2
+	aesenc		%xmm13, %xmm14
+	EXPAND2		0x04, %xmm2, %xmm3
+	aesenc		%xmm13, %xmm14
+	EXPAND2		0x08, %xmm3, %xmm4
+	aesenc		%xmm13, %xmm14
+	EXPAND2		0x10, %xmm4, %xmm5
+	aesenc		%xmm13, %xmm14
+	EXPAND2		0x20, %xmm5, %xmm6
+	aesenc		%xmm13, %xmm14
+	EXPAND2		0x40, %xmm6, %xmm7
+	aesenc		%xmm13, %xmm14
+	EXPAND2		0x80, %xmm7, %xmm8
+	aesenc		%xmm13, %xmm14
+	EXPAND2		0x1b, %xmm8, %xmm9
+	aesenc		%xmm13, %xmm14
+	EXPAND2		0x36, %xmm9, %xmm10
+	aesenclast	%xmm13, %xmm14
+	movq		%xmm14, %r8
+	pextrq		$1, %xmm14, %r9
 
 	test		%ecx, %ecx
 	jnz		.Lsse_decrypt
