@@ -40,7 +40,7 @@ bool rc_cipher_vaes(void);
  */
 void rc_xts_crypt(u8 *dst, const u8 *src, unsigned long nbytes, const u8 iv[16],
 		  int decrypt);
-/* Same, 8 blocks in flight in YMM registers: AVX2 + VAES + VPCLMULQDQ. */
+/* Same, 4 blocks in flight in two YMM registers: AVX2 + VAES + VPCLMULQDQ. */
 void rc_xts_crypt_vaes(u8 *dst, const u8 *src, unsigned long nbytes, const u8 iv[16],
 		       int decrypt);
 void rc_xts_kcv(u8 out[16]);
