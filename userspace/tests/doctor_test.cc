@@ -60,17 +60,34 @@ protected:
 	Env env_{ .open_device = {}, .out = out_, .err = err_, .read_passphrase = {} };
 };
 
-// The result column of check ID in doctor's text table, "" if there is no such row.
-std::string result_of(const std::string &out, const std::string &id)
+// The row of check ID in doctor's text table, "" if there is none.
+std::string row_of(const std::string &out, const std::string &id)
 {
 	std::istringstream lines(out);
 	std::string line;
 	while (std::getline(lines, line)) {
-		if (!line.starts_with(id + " "))
-			continue;
-		return line.substr(line.find_last_of(' ') + 1);
+		if (line.starts_with(id + " "))
+			return line;
 	}
 	return "";
+}
+
+// Its result column.
+std::string result_of(const std::string &out, const std::string &id)
+{
+	std::string row = row_of(out, id);
+	return row.empty() ? "" : row.substr(row.find_last_of(' ') + 1);
+}
+
+// Its state column.
+std::string state_of(const std::string &out, const std::string &id)
+{
+	std::string row = row_of(out, id);
+	if (row.empty())
+		return "";
+	std::size_t begin = row.find_first_not_of(' ', id.size());
+	std::size_t end = row.find_last_not_of(' ', row.find_last_of(' '));
+	return row.substr(begin, end + 1 - begin);
 }
 
 const Check *find(const std::vector<Check> &checks, const std::string &id)
@@ -215,6 +232,219 @@ TEST_F(DoctorTest, PlainConfigAndErrors)
 
 	EXPECT_EQ(run({ "--bogus" }), 1);
 	EXPECT_NE(err_.str().find("Try 'ramcrypt doctor --help'"), std::string::npos);
+}
+
+// A host where ramcrypt runs with full protection: the test kernel's config, AES-NI,
+// no swap, no KVM, init_on_free=1, perf_event_paranoid 2, tracefs with every event.
+class DoctorHostTest : public DoctorTest {
+protected:
+	void SetUp() override
+	{
+		DoctorTest::SetUp();
+		file("proc/sys/kernel/osrelease", "6.12.117\n");
+		file("proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro init_on_free=1 quiet\n");
+		file("proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
+		file("proc/sys/kernel/perf_event_paranoid", "2\n");
+		file("proc/sys/kernel/modules_disabled", "0\n");
+		cpu_flags("fpu sse2 sse4_1 aes avx2");
+		file("sys/kernel/security/lockdown", "[none] integrity confidentiality\n");
+		file("sys/module/module/parameters/sig_enforce", "N\n");
+		file("sys/module/zswap/parameters/enabled", "N\n");
+		for (const char *e : { "exceptions/page_fault_user", "exceptions/page_fault_kernel",
+				       "sched/sched_process_fork", "sched/sched_process_exec",
+				       "sched/sched_process_exit" })
+			file("sys/kernel/tracing/events/" + std::string(e) + "/enable", "0\n");
+		gzip_config(test_612);
+	}
+
+	void cpu_flags(const std::string &flags)
+	{
+		file("proc/cpuinfo", "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: " + flags +
+					     "\n\nprocessor\t: 1\nflags\t\t: " + flags + "\n");
+	}
+
+	// The running kernel's config as /proc/config.gz.
+	void gzip_config(const std::string &path)
+	{
+		fs::copy_file(path, root_ + "/proc/config.gz", fs::copy_options::overwrite_existing);
+	}
+
+	int doctor() { return run({}); }
+};
+
+TEST_F(DoctorHostTest, Healthy)
+{
+	EXPECT_EQ(doctor(), 0) << out_.str();
+	EXPECT_TRUE(out_.str().starts_with("kernel config: " + root_ + "/proc/config.gz\n"
+					   "running kernel: 6.12.117\n\nCHECK "));
+	for (const char *id : { "modules", "device_private", "kprobes", "tracepoints", "hw_breakpoint",
+				"module_signing", "lockdown", "secure_boot", "kvm", "swap", "init_on_free",
+				"perf_event_paranoid", "aes_ni", "hypervisor" })
+		EXPECT_EQ(result_of(out_.str(), id), "ok") << id;
+	EXPECT_EQ(result_of(out_.str(), "ibt"), "info");
+	EXPECT_EQ(result_of(out_.str(), "vaes"), "info"); // no vaes, vpclmulqdq
+	EXPECT_EQ(result_of(out_.str(), "module"), "info");
+	EXPECT_EQ(state_of(out_.str(), "tracepoints"), "CONFIG_TRACEPOINTS=y; fault and sched events present");
+	EXPECT_TRUE(out_.str().ends_with("\nramcrypt can run here.\n"));
+	EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(DoctorHostTest, DebianStockKernel)
+{
+	gzip_config(debian_61);
+	EXPECT_EQ(doctor(), 1);
+	EXPECT_EQ(result_of(out_.str(), "device_private"), "FAIL");
+}
+
+// No /proc/config.gz: the config distributions install in /boot.
+TEST_F(DoctorHostTest, BootConfig)
+{
+	fs::remove(root_ + "/proc/config.gz");
+	EXPECT_EQ(doctor(), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: doctor: " + root_ + "/boot/config-6.12.117: No such file or directory "
+			      "(give --config FILE)\n");
+	fs::copy_file(debian_612, root_ + "/boot/config-6.12.117");
+	EXPECT_EQ(doctor(), 1);
+	EXPECT_TRUE(out_.str().starts_with("kernel config: " + root_ + "/boot/config-6.12.117\n"));
+	EXPECT_EQ(result_of(out_.str(), "device_private"), "FAIL");
+}
+
+// --config judges that file with this host's state.
+TEST_F(DoctorHostTest, ConfigWithHost)
+{
+	file("proc/swaps", "Filename Type Size Used Priority\n/dev/zram0 partition 1000 0 100\n");
+	EXPECT_EQ(run({ "--config", test_61 }), 2);
+	EXPECT_TRUE(out_.str().starts_with("kernel config: " + test_61 + "\n"));
+	EXPECT_EQ(result_of(out_.str(), "swap"), "weak");
+	EXPECT_EQ(run({ "--config", test_61, "--config-only" }), 0);
+}
+
+TEST_F(DoctorHostTest, Kvm)
+{
+	file("sys/module/kvm/initstate", "live\n");
+	file("sys/module/kvm_intel/initstate", "live\n");
+	EXPECT_EQ(doctor(), 0); // modules without /dev/kvm: no VMX, no guests
+	EXPECT_EQ(result_of(out_.str(), "kvm"), "ok");
+	file("sys/class/misc/kvm/dev", "10:232\n");
+	EXPECT_EQ(doctor(), 2);
+	EXPECT_EQ(state_of(out_.str(), "kvm"), "kvm, kvm_intel; /dev/kvm present");
+	EXPECT_NE(out_.str().find("kvm (weak): KVM loads a guest's debug registers into DR0-DR3"), std::string::npos);
+	EXPECT_NE(out_.str().find("  to do: do not run virtual machines on a ramcrypt host: modprobe -r kvm_intel"),
+		  std::string::npos);
+	EXPECT_TRUE(out_.str().ends_with("\nramcrypt can run here, with weaker protection: see the weak checks.\n"));
+}
+
+TEST_F(DoctorHostTest, Swap)
+{
+	file("sys/module/zswap/parameters/enabled", "Y\n");
+	EXPECT_EQ(doctor(), 0); // zswap without a swap area keeps nothing
+	EXPECT_NE(out_.str().find("off; zswap on"), std::string::npos);
+	file("proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 1048572 0 -2\n"
+			   "/dev/zram0 partition 4096 0 100\n");
+	EXPECT_EQ(doctor(), 2);
+	EXPECT_NE(out_.str().find("on: /swapfile /dev/zram0; zswap on"), std::string::npos);
+	EXPECT_EQ(result_of(out_.str(), "swap"), "weak");
+	EXPECT_NE(out_.str().find("to do: swapoff -a"), std::string::npos);
+}
+
+TEST_F(DoctorHostTest, InitOnFree)
+{
+	file("proc/cmdline", "root=/dev/vda1 ro quiet\n");
+	EXPECT_EQ(doctor(), 2);
+	EXPECT_EQ(result_of(out_.str(), "init_on_free"), "weak");
+	EXPECT_NE(out_.str().find("to do: add init_on_free=1 to the kernel command line"), std::string::npos);
+	file("proc/cmdline", "init_on_free=1 init_on_free=0\n"); // the last one counts
+	EXPECT_EQ(doctor(), 2);
+	EXPECT_NE(out_.str().find("off (init_on_free=0)"), std::string::npos);
+
+	// A kernel that wipes by default, unless the command line says otherwise.
+	file("plain.config", "CONFIG_MODULES=y\nCONFIG_DEVICE_PRIVATE=y\nCONFIG_ZONE_DEVICE=y\n"
+			     "CONFIG_MIGRATION=y\nCONFIG_MMU_NOTIFIER=y\nCONFIG_KPROBES=y\nCONFIG_TRACEPOINTS=y\n"
+			     "CONFIG_HAVE_HW_BREAKPOINT=y\nCONFIG_PERF_EVENTS=y\nCONFIG_INIT_ON_FREE_DEFAULT_ON=y\n");
+	file("proc/cmdline", "quiet\n");
+	EXPECT_EQ(run({ "--config", root_ + "/plain.config" }), 0) << out_.str();
+	EXPECT_NE(out_.str().find("on (CONFIG_INIT_ON_FREE_DEFAULT_ON)"), std::string::npos);
+	file("proc/cmdline", "init_on_free=off\n");
+	EXPECT_EQ(run({ "--config", root_ + "/plain.config" }), 2);
+}
+
+TEST_F(DoctorHostTest, PerfEventParanoid)
+{
+	file("proc/sys/kernel/perf_event_paranoid", "1\n");
+	EXPECT_EQ(doctor(), 2);
+	EXPECT_EQ(result_of(out_.str(), "perf_event_paranoid"), "weak");
+	EXPECT_NE(out_.str().find("to do: sysctl kernel.perf_event_paranoid=2"), std::string::npos);
+	file("proc/sys/kernel/perf_event_paranoid", "3\n"); // Debian's default
+	EXPECT_EQ(doctor(), 0);
+}
+
+TEST_F(DoctorHostTest, Cpu)
+{
+	cpu_flags("fpu sse2 sse4_1 aes avx2 vaes vpclmulqdq hypervisor");
+	EXPECT_EQ(doctor(), 0);
+	EXPECT_EQ(result_of(out_.str(), "vaes"), "ok");
+	EXPECT_EQ(result_of(out_.str(), "hypervisor"), "info");
+	EXPECT_NE(out_.str().find("keeps this guest's DR0-DR3, and so the key, in its own RAM"), std::string::npos);
+	cpu_flags("fpu sse2 sse4_1 avx2");
+	EXPECT_EQ(doctor(), 1);
+	EXPECT_EQ(state_of(out_.str(), "aes_ni"), "missing: aes");
+	EXPECT_EQ(result_of(out_.str(), "aes_ni"), "FAIL");
+}
+
+TEST_F(DoctorHostTest, Tracepoints)
+{
+	fs::remove_all(root_ + "/sys/kernel/tracing/events/exceptions");
+	EXPECT_EQ(doctor(), 1);
+	EXPECT_NE(out_.str().find("missing in tracefs: page_fault_user, page_fault_kernel"), std::string::npos);
+	EXPECT_EQ(result_of(out_.str(), "tracepoints"), "FAIL");
+	// The older debugfs mount point counts the same.
+	fs::rename(root_ + "/sys/kernel/tracing", root_ + "/sys/kernel/debug-tracing");
+	fs::create_directories(root_ + "/sys/kernel/debug");
+	fs::rename(root_ + "/sys/kernel/debug-tracing", root_ + "/sys/kernel/debug/tracing");
+	EXPECT_EQ(doctor(), 1);
+	fs::remove_all(root_ + "/sys/kernel/debug");
+	EXPECT_EQ(doctor(), 0); // not readable: judged from the config
+	EXPECT_NE(out_.str().find("events not checked (tracefs not readable)"), std::string::npos);
+}
+
+TEST_F(DoctorHostTest, SecureBootAndLockdown)
+{
+	fs::create_directories(root_ + "/sys/firmware/efi");
+	EXPECT_EQ(doctor(), 0);
+	EXPECT_NE(out_.str().find("unknown (EFI variables not readable)"), std::string::npos);
+	file("sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c",
+	     std::string("\x06\x00\x00\x00\x00", 5));
+	EXPECT_EQ(doctor(), 0);
+	EXPECT_EQ(result_of(out_.str(), "secure_boot"), "ok");
+	file("sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c",
+	     std::string("\x06\x00\x00\x00\x01", 5));
+	file("sys/kernel/security/lockdown", "none [integrity] confidentiality\n");
+	EXPECT_EQ(doctor(), 0); // signing is work to do, not weaker protection
+	EXPECT_EQ(result_of(out_.str(), "secure_boot"), "info");
+	EXPECT_EQ(state_of(out_.str(), "lockdown"), "integrity");
+	EXPECT_EQ(state_of(out_.str(), "module_signing"), "enforced (lockdown integrity)");
+	EXPECT_NE(out_.str().find("mokutil --import"), std::string::npos);
+}
+
+TEST_F(DoctorHostTest, ModulesDisabled)
+{
+	file("proc/sys/kernel/modules_disabled", "1\n");
+	EXPECT_EQ(doctor(), 1);
+	EXPECT_EQ(result_of(out_.str(), "modules"), "FAIL");
+	fs::create_directories(root_ + "/sys/module/ramcrypt");
+	EXPECT_EQ(doctor(), 0); // loaded before
+	EXPECT_EQ(result_of(out_.str(), "module"), "ok");
+}
+
+TEST_F(DoctorHostTest, HostJson)
+{
+	file("proc/sys/kernel/perf_event_paranoid", "-1\n");
+	EXPECT_EQ(run({ "--json" }), 2);
+	EXPECT_TRUE(out_.str().starts_with("{\"config\":\"" + root_ + "/proc/config.gz\",\"kernel\":\"6.12.117\","
+					   "\"host\":true,\"verdict\":\"weak\",\"checks\":["))
+		<< out_.str();
+	EXPECT_NE(out_.str().find("{\"id\":\"perf_event_paranoid\",\"state\":\"-1\",\"result\":\"weak\""),
+		  std::string::npos);
 }
 
 } // namespace
