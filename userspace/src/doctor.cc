@@ -116,7 +116,7 @@ bool has_flag(const HostFacts &host, const char *flag)
 	return host.cpu_flags && host.cpu_flags->count(flag);
 }
 
-// The last init_on_free= of the command line (kstrtobool values), if any.
+// The value of the last PARAM= on the command line (as kstrtobool reads it), if any.
 std::optional<bool> cmdline_bool(const std::string &cmdline, const std::string &param)
 {
 	std::optional<bool> v;
