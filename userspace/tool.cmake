@@ -2,6 +2,8 @@
 
 find_package(CLI11 2.1 CONFIG REQUIRED)
 find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
+# doctor reads /proc/config.gz.
+find_package(ZLIB REQUIRED)
 
 # The tool and the module share one version number, kept in kmod/ramcrypt.h.
 file(STRINGS ${RAMCRYPT_TOP}/kmod/ramcrypt.h _rc_version REGEX "^#define RAMCRYPT_VERSION_")
@@ -22,6 +24,7 @@ add_library(ramcrypt_tool STATIC
 	${_rc_dir}/src/cli.cc
 	${_rc_dir}/src/commands.cc
 	${_rc_dir}/src/device.cc
+	${_rc_dir}/src/doctor.cc
 	${_rc_dir}/src/key.cc
 	${_rc_dir}/src/output.cc)
 target_include_directories(ramcrypt_tool PUBLIC ${_rc_dir}/src)
@@ -29,9 +32,10 @@ target_include_directories(ramcrypt_tool BEFORE PUBLIC ${RAMCRYPT_UAPI})
 target_compile_definitions(ramcrypt_tool PRIVATE RAMCRYPT_TOOL_VERSION="${RAMCRYPT_TOOL_VERSION}")
 if(RAMCRYPT_STATIC_TOOL)
 	find_library(RAMCRYPT_LIBCRYPTO_STATIC libcrypto.a REQUIRED)
-	target_link_libraries(ramcrypt_tool PUBLIC CLI11::CLI11 ${RAMCRYPT_LIBCRYPTO_STATIC})
+	find_library(RAMCRYPT_LIBZ_STATIC libz.a REQUIRED)
+	target_link_libraries(ramcrypt_tool PUBLIC CLI11::CLI11 ${RAMCRYPT_LIBCRYPTO_STATIC} ${RAMCRYPT_LIBZ_STATIC})
 else()
-	target_link_libraries(ramcrypt_tool PUBLIC CLI11::CLI11 OpenSSL::Crypto)
+	target_link_libraries(ramcrypt_tool PUBLIC CLI11::CLI11 OpenSSL::Crypto ZLIB::ZLIB)
 endif()
 
 add_executable(ramcrypt ${_rc_dir}/src/main.cc)
@@ -62,9 +66,11 @@ add_executable(ramcrypt_tool_test
 	${_rc_dir}/tests/cli_test.cc
 	${_rc_dir}/tests/key_test.cc
 	${_rc_dir}/tests/output_test.cc
-	${_rc_dir}/tests/binary_test.cc)
+	${_rc_dir}/tests/binary_test.cc
+	${_rc_dir}/tests/doctor_test.cc)
 target_link_libraries(ramcrypt_tool_test PRIVATE ramcrypt_tool GTest::gtest_main)
 target_compile_definitions(ramcrypt_tool_test PRIVATE
+	RAMCRYPT_TEST_CONFIGS="${_rc_dir}/tests/configs"
 	RAMCRYPT_TOOL_VERSION="${RAMCRYPT_TOOL_VERSION}"
 	RAMCRYPT_TOOL_PATH="$<TARGET_FILE:ramcrypt>")
 add_dependencies(ramcrypt_tool_test ramcrypt)

@@ -25,7 +25,7 @@ _ramcrypt()
 
 	if ((cword == 1)); then
 		COMPREPLY=($(compgen -W "run protect unprotect set ps status key secret
-			selftest version --help" -- "$cur"))
+			selftest version doctor --help" -- "$cur"))
 		return
 	fi
 
@@ -88,6 +88,10 @@ _ramcrypt()
 		;;
 	selftest)
 		COMPREPLY=($(compgen -W "--help" -- "$cur"))
+		;;
+	doctor)
+		[[ $prev == --config ]] && { _filedir; return; }
+		COMPREPLY=($(compgen -W "--config --config-only --json --help" -- "$cur"))
 		;;
 	key)
 		if ((cword == 2)); then

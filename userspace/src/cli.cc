@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "cli.h"
 
+#include "doctor.h"
 #include "secret.h"
 
 #include <CLI/CLI.hpp>
@@ -75,7 +76,8 @@ private:
 		       "ramcrypt" };
 	CLI::App *run_ = nullptr, *protect_ = nullptr, *unprotect_ = nullptr, *set_ = nullptr,
 		 *set_window_ = nullptr, *ps_ = nullptr, *status_ = nullptr, *key_ = nullptr,
-		 *key_status_ = nullptr, *key_load_ = nullptr, *selftest_ = nullptr, *version_ = nullptr;
+		 *key_status_ = nullptr, *key_load_ = nullptr, *selftest_ = nullptr, *version_ = nullptr,
+		 *doctor_ = nullptr;
 	CLI::App *secret_ = nullptr, *secret_seal_ = nullptr, *secret_unseal_ = nullptr;
 	CLI::Option *window_opt_ = nullptr, *protect_window_opt_ = nullptr, *iterations_opt_ = nullptr;
 
@@ -90,6 +92,8 @@ private:
 	RunSecrets secrets_;
 	SecretSealOptions seal_opts_;
 	std::string unseal_name_;
+	std::string doctor_config_;
+	bool doctor_config_only_ = false;
 };
 
 CLI::App *Cli::command(CLI::App *parent, const std::string &name, const std::string &description,
@@ -194,6 +198,17 @@ void Cli::build()
 	version_ = command(&app_, "version", "Show the versions of this tool and of the module",
 			   "version [--json]");
 	version_->add_flag("--json", json_, "One JSON object");
+
+	doctor_ = command(&app_, "doctor", "Check whether ramcrypt can run on this host, and how well it protects",
+			  "doctor [--config FILE] [--config-only] [--json]");
+	doctor_->add_option("--config", doctor_config_,
+			    "Kernel config to judge, plain or gzip (default: /proc/config.gz, else "
+			    "/boot/config-RELEASE)")
+		->type_name("FILE");
+	doctor_->add_flag("--config-only", doctor_config_only_,
+			  "Judge the kernel config alone, not the state of this host");
+	doctor_->add_flag("--json", json_, "One JSON object");
+	doctor_->footer("Exit status: 0 all good, 1 ramcrypt cannot run here, 2 it runs with weaker protection.");
 
 	// Set last: subcommands copy these when they are created, and must not have them.
 	app_.footer("Run 'ramcrypt COMMAND --help' for the options of a command; see ramcrypt(8).");
@@ -309,6 +324,8 @@ int Cli::dispatch()
 		return cmd_selftest(env_);
 	if (version_->parsed())
 		return cmd_version(env_, json_);
+	if (doctor_->parsed())
+		return cmd_doctor(env_, doctor_config_, doctor_config_only_, json_);
 
 	env_.err << "ramcrypt: missing command\n" << app_.help();
 	return exit_failure;

@@ -33,6 +33,7 @@ struct Env {
 	std::function<std::string(const char *prompt, Secret &out)> read_passphrase;
 	std::string procfs = "/proc";
 	std::string sysfs = "/sys";
+	std::string boot = "/boot";	// doctor: config-RELEASE of the running kernel
 	int stdin_fd = STDIN_FILENO;
 };
 

@@ -134,6 +134,19 @@ JsonObject &JsonObject::object(std::string_view key, const JsonObject &value)
 	return *this;
 }
 
+JsonObject &JsonObject::objects(std::string_view key, const std::vector<JsonObject> &values)
+{
+	this->key(key);
+	body_ += '[';
+	for (std::size_t i = 0; i < values.size(); i++) {
+		if (i)
+			body_ += ',';
+		body_ += values[i].str();
+	}
+	body_ += ']';
+	return *this;
+}
+
 std::string printable(std::string_view s)
 {
 	std::string out(s);

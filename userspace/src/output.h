@@ -22,6 +22,7 @@ public:
 	JsonObject &boolean(std::string_view key, bool value);
 	JsonObject &strings(std::string_view key, const std::vector<std::string> &values);
 	JsonObject &object(std::string_view key, const JsonObject &value);
+	JsonObject &objects(std::string_view key, const std::vector<JsonObject> &values);
 	std::string str() const { return "{" + body_ + "}"; }
 
 private:
