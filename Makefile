@@ -1,12 +1,17 @@
 # ramcrypt: one entry point from nothing to a verdict.
 #   make demo        install deps if missing, build, boot the guest, show ramcrypt at work
-#   make check       every test: host unit tests and the guest selftests (DEBUG=1: debug lane)
+#   make check       every test: host unit tests and the guest selftests on both kernel lanes
+#                    (KERNEL=6.12 or KERNEL=6.1: one lane; DEBUG=1: the debug kernels)
 #   make attack      the full attack evaluation: RAM dumps, aeskeyfind; writes docs/security/REPORT.md
 #   make bench-crypto  native cipher speed against OpenSSL -> docs/bench/crypto.md
 #   make bench       guest benchmarks (fault costs, slowdown, memory) -> docs/bench/
 KFLAGS := $(if $(filter 1,$(DEBUG)),--debug)
-KDIR = $(shell scripts/build-kernel $(KFLAGS) --print-dir)
-KSRC = $(shell scripts/build-kernel --print-src)
+# Kernel lanes: make check runs each; every other target uses the first.
+KERNEL ?= 6.12 6.1
+LANE := $(firstword $(KERNEL))
+export RAMCRYPT_KERNEL := $(LANE)
+KDIR = $(shell scripts/build-kernel --kernel $(LANE) $(KFLAGS) --print-dir)
+KSRC = $(shell scripts/build-kernel --kernel $(LANE) --print-src)
 JOBS := $(shell nproc)
 
 all: kmod userspace selftests
@@ -25,10 +30,10 @@ userspace: deps
 	@cmake --build build/host -j$(JOBS)
 
 selftests: kernel
-	$(MAKE) -C selftests KSRC=$(KSRC) OUT=$(CURDIR)/build/selftests
+	$(MAKE) -C selftests KSRC=$(KSRC) OUT=$(CURDIR)/build/selftests/$(LANE)
 
 check: deps
-	@scripts/check $(KFLAGS)
+	@scripts/check $(KFLAGS) $(addprefix --kernel ,$(KERNEL))
 
 demo: deps
 	@scripts/demo

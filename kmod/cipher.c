@@ -14,7 +14,7 @@
 #include <asm/cpufeature.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/xcr.h>
-#include <asm/unaligned.h>
+#include "compat.h"
 
 #include "cipher.h"
 #include "keystore.h"

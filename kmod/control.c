@@ -18,6 +18,7 @@
 #include <linux/uaccess.h>
 #include <uapi/linux/ramcrypt.h>
 
+#include "compat.h"
 #include "control.h"
 #include "keystore.h"
 #include "pages.h"
@@ -283,7 +284,7 @@ static bool rc_sysctl_valid(void *data, unsigned long v)
 	return false;
 }
 
-static int rc_sysctl_handler(struct ctl_table *table, int write, void *buffer,
+static int rc_sysctl_handler(rc_ctl_table *table, int write, void *buffer,
 			     size_t *lenp, loff_t *ppos)
 {
 	struct ctl_table t = *table;
@@ -339,7 +340,7 @@ static struct ctl_table rc_sysctl_table[] = {
 	RC_SYSCTL("scan_interval_ms", rc_scan_interval_ms),
 	RC_SYSCTL("ciphertext_cap_pages", rc_pages_cap),
 	RC_SYSCTL("allow_suspend", rc_allow_suspend_uint),
-	{}
+	RC_SYSCTL_SENTINEL
 };
 
 static struct ctl_table_header *rc_sysctl_header;

@@ -11,6 +11,7 @@
  * added in chunks on demand, as lib/test_hmm.c does. See docs/PAGE_ENGINE.md.
  */
 #include <linux/highmem.h>
+#include <linux/hmm.h>
 #include <linux/ioport.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
@@ -23,6 +24,7 @@
 #include <linux/swapops.h>
 
 #include "cipher.h"
+#include "compat.h"
 #include "pages.h"
 #include "procs.h"
 #include "profile.h"
@@ -175,93 +177,111 @@ static void rc_page_free(struct page *page)
 
 enum rc_kind { RC_PLAIN, RC_CIPHER };
 /*
- * Called for each plaintext anonymous or ramcrypt ciphertext entry, under the page
- * table lock; page is the (head) page mapped at addr. true stops the walk.
+ * Called for each plaintext anonymous or ramcrypt ciphertext entry; page is the
+ * (head) page mapped at addr. true stops the walk.
  */
 typedef bool (*rc_walk_fn)(enum rc_kind kind, unsigned long addr, unsigned long nr,
 			   struct page *page, void *arg);
 
 /*
- * Walk the page table of vma over [addr, end). The page-table pages cannot go away:
- * the caller holds the mmap_lock, and page tables are freed only under its write
- * side (6.1). Returns the address where fn stopped the walk, or end.
+ * A module cannot walk page tables itself on every kernel it builds for: 6.12 no
+ * longer exports the PTE-level helpers (__pte_offset_map_lock). It reads them the
+ * way device drivers do, with hmm_range_fault() asking for no faults: a snapshot
+ * of what is present, our device-private entries reported by pfn (dev_private_owner).
+ * hmm_range_fault() wants an mmu_interval_notifier for the mm and checks its
+ * sequence for invalidations; a snapshot under the mmap_lock is all we need (every
+ * user re-checks under migrate_vma), so a notifier that is never inserted, and so
+ * never invalidated, serves.
  */
-static unsigned long rc_walk(struct vm_area_struct *vma, unsigned long addr,
-			     unsigned long end, rc_walk_fn fn, void *arg)
+#define RC_WALK_CHUNK	64
+
+static unsigned long rc_walk_hmm(struct vm_area_struct *vma, unsigned long addr,
+				 unsigned long end, rc_walk_fn fn, void *arg)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	unsigned long next;
+	struct mmu_interval_notifier mni = { .mm = vma->vm_mm };
+	unsigned long pfns[RC_WALK_CHUNK];
+	struct hmm_range range = {
+		.notifier = &mni,
+		.hmm_pfns = pfns,
+		.dev_private_owner = RC_OWNER,
+	};
 
-	for (; addr < end; addr = next) {
-		pgd_t *pgd = pgd_offset(mm, addr);
-		pte_t *start_pte, *pte;
-		spinlock_t *ptl;
-		pmd_t *pmd, pmdv;
-		p4d_t *p4d;
-		pud_t *pud;
-		bool stop = false;
+	while (addr < end) {
+		unsigned long i, n;
 
-		next = pgd_addr_end(addr, end);
-		if (pgd_none(*pgd) || pgd_bad(*pgd))
-			continue;
-		p4d = p4d_offset(pgd, addr);
-		next = p4d_addr_end(addr, end);
-		if (p4d_none(*p4d) || p4d_bad(*p4d))
-			continue;
-		pud = pud_offset(p4d, addr);
-		next = pud_addr_end(addr, end);
-		if (pud_none(*pud) || !pud_present(*pud) || pud_bad(*pud))
-			continue;
-		pmd = pmd_offset(pud, addr);
-		next = pmd_addr_end(addr, end);
-		pmdv = READ_ONCE(*pmd);
-		if (pmd_none(pmdv) || !pmd_present(pmdv))
-			continue;
-		if (pmd_trans_huge(pmdv)) {
-			struct page *page = pmd_page(pmdv);
+		range.start = addr;
+		range.end = min(end, addr + RC_WALK_CHUNK * PAGE_SIZE);
+		n = (range.end - range.start) >> PAGE_SHIFT;
+		if (hmm_range_fault(&range))
+			return end;	/* nothing we could act on */
+		for (i = 0; i < n; i++) {
+			unsigned long a = range.start + (i << PAGE_SHIFT), nr = 1;
+			struct page *page;
 
-			/* The huge zero page is not PageAnon. */
-			if (PageAnon(page) &&
-			    fn(RC_PLAIN, addr, (next - addr) >> PAGE_SHIFT, page, arg))
-				return addr;
-			continue;
-		}
-		if (pmd_bad(pmdv))
-			continue;
-		start_pte = pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
-		for (; addr < next; addr += PAGE_SIZE, pte++) {
-			pte_t p = *pte;
-
-			if (pte_present(p)) {
-				unsigned long pfn = pte_pfn(p);
-
-				if (is_zero_pfn(pfn) || !pfn_valid(pfn) ||
-				    !PageAnon(pfn_to_page(pfn)))
-					continue;
-				if (fn(RC_PLAIN, addr, 1, pfn_to_page(pfn), arg)) {
-					stop = true;
-					break;
-				}
-			} else if (!pte_none(p)) {
-				swp_entry_t e = pte_to_swp_entry(p);
-				struct page *page;
-
-				if (!is_device_private_entry(e))
-					continue;
-				page = pfn_swap_entry_to_page(e);
-				if (!rc_is_our_page(page))
-					continue;
-				if (fn(RC_CIPHER, addr, 1, page, arg)) {
-					stop = true;
-					break;
-				}
+			if (!(pfns[i] & HMM_PFN_VALID))
+				continue;
+			page = hmm_pfn_to_page(pfns[i]);
+			if (is_device_private_page(page)) {
+				if (rc_is_our_page(page) && fn(RC_CIPHER, a, 1, page, arg))
+					return a;
+				continue;
 			}
+			if (is_zero_pfn(page_to_pfn(page)) || !PageAnon(page))
+				continue;
+			if (hmm_pfn_to_map_order(pfns[i])) {
+				/* PMD-mapped THP: one call for the rest of it. */
+				unsigned long size = PAGE_SIZE << hmm_pfn_to_map_order(pfns[i]);
+
+				nr = min(ALIGN(a + 1, size), range.end) - a;
+				nr >>= PAGE_SHIFT;
+				page = compound_head(page);
+			}
+			if (fn(RC_PLAIN, a, nr, page, arg))
+				return a;
+			i += nr - 1;
 		}
-		pte_unmap_unlock(start_pte, ptl);
+		addr = range.end;
+	}
+	return end;
+}
+
+/*
+ * hmm_range_fault() skips a VMA without VM_READ (PROT_NONE, as after
+ * sodium_mprotect_noaccess() on a key): look at its pages one at a time with GUP,
+ * which FOLL_FORCE lets read there and FOLL_NOFAULT keeps from faulting anything in.
+ * Encrypted pages are not seen this way; they are not what the callers look for.
+ */
+static unsigned long rc_walk_gup(struct vm_area_struct *vma, unsigned long addr,
+				 unsigned long end, rc_walk_fn fn, void *arg)
+{
+	for (; addr < end; addr += PAGE_SIZE) {
+		struct page *page;
+		bool stop;
+
+		if (rc_get_user_page_remote(vma->vm_mm, addr, FOLL_FORCE | FOLL_NOFAULT, &page) != 1)
+			continue;
+		stop = !is_zero_pfn(page_to_pfn(page)) && PageAnon(page) &&
+		       fn(RC_PLAIN, addr, 1, page, arg);
+		put_page(page);
 		if (stop)
 			return addr;
 	}
 	return end;
+}
+
+/*
+ * Walk the present pages of vma over [addr, end), calling fn for each plaintext
+ * anonymous page or run of a huge page, and each of our ciphertext pages. The
+ * caller holds the mmap_lock. Returns the address where fn stopped the walk, or end.
+ */
+static unsigned long rc_walk(struct vm_area_struct *vma, unsigned long addr,
+			     unsigned long end, rc_walk_fn fn, void *arg)
+{
+	if (!vma->anon_vma)
+		return end;	/* no anonymous page was ever here */
+	if (vma->vm_flags & VM_READ)
+		return rc_walk_hmm(vma, addr, end, fn, arg);
+	return rc_walk_gup(vma, addr, end, fn, arg);
 }
 
 struct rc_counts {
@@ -362,12 +382,12 @@ static bool rc_shared_fn(enum rc_kind kind, unsigned long addr, unsigned long nr
 
 	if (kind != RC_PLAIN)
 		return false;
-	/* A PMD-mapped THP (nr > 1): page_mapcount() of the head counts PMD maps. */
+	/* A PMD-mapped THP (nr > 1): one answer for the head and all its pages. */
 	for (i = 0; i < nr; i++) {
 		unsigned long bit = 1UL << (((addr - sh->start) >> PAGE_SHIFT) + i);
 
 		sh->plain |= bit;
-		if (page_mapcount(page) > 1 || PageKsm(page))
+		if (rc_page_shared(page))
 			sh->mask |= bit;
 	}
 	return false;
@@ -396,9 +416,8 @@ static unsigned long rc_unshare(struct vm_area_struct *vma, unsigned long start,
 
 		if (!(sh.mask & (1UL << i)))
 			continue;
-		if (get_user_pages_remote(vma->vm_mm, addr, 1, FOLL_WRITE | FOLL_FORCE,
-					  &page, NULL, NULL) == 1) {
-			bool still = page_mapcount(page) > 1 || PageKsm(page);
+		if (rc_get_user_page_remote(vma->vm_mm, addr, FOLL_WRITE | FOLL_FORCE, &page) == 1) {
+			bool still = rc_page_shared(page);
 
 			put_page(page);
 			if (!still)

@@ -26,7 +26,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
-#include <asm/unaligned.h>
+#include "compat.h"
 #include <uapi/linux/ramcrypt.h>
 
 #include "cipher.h"

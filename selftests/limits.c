@@ -41,7 +41,12 @@
 #define BOUND_MS	(20 * SCAN_MS)
 #define SYS		"/proc/sys/ramcrypt/"
 /* The 6.1 harness runs the test body after a SKIP in the fixture setup. */
+/* The 6.1 harness runs the body after a SKIP in the setup; 6.12's does not. */
+#ifdef KSELFTEST_PRIO_TEST
+#define SETUP_SKIPPED()	do { } while (0)
+#else
 #define SETUP_SKIPPED()	do { if (_metadata->skip) return; } while (0)
+#endif
 
 /* Untouched anonymous memory, no THP: these tests count 4 KiB pages. */
 static uint64_t *map_pages(size_t npages)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The kernel's own tools/testing/selftests/vm/hmm-tests.c, built unchanged, minus the
+ * The kernel's own hmm-tests.c (tools/testing/selftests/vm/ in 6.1, mm/ in 6.12; the
+ * Makefile passes HMM_TESTS_C), built unchanged, minus the
  * tests that cannot pass on this kernel under TCG: make_device_exclusive() returns
  * EBUSY there, and a failed ASSERT in those tests' teardown makes the 6.1 harness
  * loop until its timeout. The 6.1 harness has no -T filter, so this wrapper drops
@@ -9,7 +10,7 @@
 #include "kselftest_harness.h"
 #undef TEST_HARNESS_MAIN
 #define TEST_HARNESS_MAIN
-#include "vm/hmm-tests.c"
+#include HMM_TESTS_C
 
 static const char *const excluded[] = { "exclusive", "exclusive_mprotect", "exclusive_cow" };
 
@@ -44,12 +45,14 @@ static void drop_excluded(void)
 	}
 }
 
-/* Same as TEST_HARNESS_MAIN's constructor: tells the harness the constructor order. */
+#ifdef _CONSTRUCTOR_ORDER_BACKWARD
+/* 6.1's TEST_HARNESS_MAIN has this constructor: it tells the harness the order. */
 static void __attribute__((constructor)) __constructor_order_last(void)
 {
 	if (!__constructor_order)
 		__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD;
 }
+#endif
 
 int main(int argc, char **argv)
 {

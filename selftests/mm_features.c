@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The page engine against the memory-management features a distro kernel turns on
+ * (config/kernel-distro.config): KSM merging a protected process's pages, swap
+ * pressure on zram, userfaultfd-registered ranges, and transparent huge pages in
+ * `always` and `madvise` mode with khugepaged collapsing a protected range. Each
+ * test checks the data and the window bound; none is skipped for a missing option
+ * (the lanes' kernels have them all, and a missing one fails).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "ramcrypt_test.h"
+
+#define W	RAMCRYPT_MIN_WINDOW
+#define HPAGE	(2UL << 20)
+#define KSM	"/sys/kernel/mm/ksm/"
+#define THP	"/sys/kernel/mm/transparent_hugepage/"
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long read_ll(const char *path)
+{
+	char buf[64];
+
+	return read_file(path, buf, sizeof(buf)) ? -1 : atoll(buf);
+}
+
+/* A mapping aligned to a huge page, so THP can back it. */
+static uint64_t *map_aligned(size_t len)
+{
+	char *p = mmap(NULL, len + HPAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	return (uint64_t *)(((uintptr_t)p + HPAGE - 1) & ~(HPAGE - 1));
+}
+
+/* Poll until the process is back to at most the window; -1 after limit_ms. */
+static long wait_bound(int fd, pid_t pid, struct ramcrypt_proc_stats *st, long limit_ms)
+{
+	long t0 = now_ms();
+
+	do {
+		if (proc_stats(fd, pid, st))
+			return -1;
+		if (st->window_pages <= st->window)
+			return now_ms() - t0;
+		usleep(20 * 1000);
+	} while (now_ms() - t0 < limit_ms);
+	return -1;
+}
+
+/* kB of AnonHugePages over this process's mappings. */
+static long anon_huge_kb(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* Knobs a test changes, put back by the teardown (values read at setup). */
+struct knob {
+	const char *path;
+	char saved[64];
+};
+
+static struct knob knobs[] = {
+	{ THP "enabled" }, { THP "khugepaged/scan_sleep_millisecs" },
+	{ THP "khugepaged/pages_to_scan" }, { THP "khugepaged/max_ptes_swap" },
+	{ KSM "run" }, { KSM "sleep_millisecs" }, { KSM "pages_to_scan" },
+	{ "/proc/sys/ramcrypt/scan_interval_ms" },
+};
+
+static void knobs_save(void)
+{
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		char *b = knobs[i].saved;
+
+		if (read_file(knobs[i].path, b, sizeof(knobs[i].saved)))
+			b[0] = 0;
+		/* "always [madvise] never": keep the chosen word. */
+		if (strchr(b, '[')) {
+			memmove(b, strchr(b, '[') + 1, strlen(strchr(b, '[')));
+			*strchrnul(b, ']') = 0;
+		}
+	}
+}
+
+static void knobs_restore(void)
+{
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		if (knobs[i].saved[0])
+			write_file(knobs[i].path, knobs[i].saved);
+}
+
+FIXTURE(mm) {
+	int fd;
+};
+
+FIXTURE_SETUP(mm)
+{
+	self->fd = rc_fd();
+	ASSERT_LE(0, self->fd) TH_LOG("%s: %s", RAMCRYPT_DEVICE, strerror(errno));
+	knobs_save();
+	ASSERT_EQ(0, write_file("/proc/sys/ramcrypt/scan_interval_ms", "100"));
+}
+
+FIXTURE_TEARDOWN(mm)
+{
+	knobs_restore();
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/*
+ * KSM merges a process's pages with an unprotected process's identical pages
+ * before it is protected. Protecting it must give it its own copies (the KSM branch
+ * of the unsharing) and encrypt them, while the other process keeps its data.
+ */
+#define KSM_PAGES 256
+TEST_F_TIMEOUT(mm, ksm_merged_then_protected, 300)
+{
+	struct ramcrypt_proc_stats st;
+	int ready[2], go[2], status;
+	long long sharing = 0;
+	uint64_t *buf;
+	long t0, ms;
+	pid_t pid;
+	char c;
+
+	ASSERT_EQ(0, access(KSM "run", W_OK)) TH_LOG("no KSM (CONFIG_KSM)");
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	buf = map_aligned(KSM_PAGES * PAGE);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, madvise(buf, KSM_PAGES * PAGE, MADV_NOHUGEPAGE));
+	fill(buf, KSM_PAGES, 31);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* The child's own identical copy (written after fork: not COW-shared). */
+		uint64_t *mine = map_aligned(KSM_PAGES * PAGE);
+
+		if (!mine || madvise(mine, KSM_PAGES * PAGE, MADV_NOHUGEPAGE))
+			_exit(1);
+		fill(mine, KSM_PAGES, 31);
+		if (madvise(mine, KSM_PAGES * PAGE, MADV_MERGEABLE))
+			_exit(2);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(3);
+		_exit(check(mine, KSM_PAGES, 31) ? 4 : 0);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(0, madvise(buf, KSM_PAGES * PAGE, MADV_MERGEABLE));
+	ASSERT_EQ(0, write_file(KSM "sleep_millisecs", "0"));
+	ASSERT_EQ(0, write_file(KSM "pages_to_scan", "10000"));
+	ASSERT_EQ(0, write_file(KSM "run", "1"));
+	for (t0 = now_ms(); now_ms() - t0 < 120000; usleep(100 * 1000)) {
+		sharing = read_ll(KSM "pages_sharing");
+		if (sharing >= KSM_PAGES)
+			break;
+	}
+	TH_LOG("KSM: %lld pages sharing after %ld ms", sharing, now_ms() - t0);
+	ASSERT_GE(sharing, KSM_PAGES);
+	ASSERT_EQ(0, write_file(KSM "run", "0"));
+
+	/* The child is protected now; its merged pages must be unshared and encrypted. */
+	ASSERT_EQ(0, protect(self->fd, pid, 0, W));
+	ms = wait_bound(self->fd, pid, &st, 10000);
+	ASSERT_EQ(0, proc_stats(self->fd, pid, &st));
+	TH_LOG("protected child: plaintext %llu encrypted %llu after %ld ms; KSM sharing now %lld",
+	       st.window_pages, st.encrypted_pages, ms, read_ll(KSM "pages_sharing"));
+	EXPECT_LE(0, ms);
+	EXPECT_GE(st.encrypted_pages, KSM_PAGES - W);
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("child status %#x", status);
+	/* Our (unprotected) pages were left alone. */
+	EXPECT_EQ(0, check(buf, KSM_PAGES, 31));
+}
+
+/*
+ * Swap pressure: a protected process and an unprotected memory hog share a memory
+ * cgroup smaller than their data, with zram swap on. Reclaim swaps out what it can
+ * (the hog's pages, and the protected process's plaintext pages: ciphertext is not
+ * on the LRU), and the protected process's pages come back through the swap cache
+ * while its window evicts. Its data must stay intact, it must finish (no eviction
+ * retrying a swap-cache page forever), and the bound must hold after.
+ */
+#define SWAP_PAGES 2048		/* the protected process: 8 MiB */
+#define HOG_PAGES (48 * 256)	/* the hog: 48 MiB in a 24 MiB cgroup */
+TEST_F_TIMEOUT(mm, swap_pressure_zram, 600)
+{
+	const char *cg = "/sys/fs/cgroup/rc-swap";
+	struct ramcrypt_proc_stats st;
+	int status, ready[2], go[2];
+	char c, size[32];
+	pid_t pid, hog;
+	long ms;
+
+	ASSERT_EQ(0, read_file("/sys/block/zram0/disksize", size, sizeof(size)))
+		TH_LOG("no /dev/zram0 (CONFIG_ZRAM)");
+	ASSERT_STREQ("0", size) TH_LOG("zram0 is in use");
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK))
+		ASSERT_EQ(0, mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL));
+	ASSERT_EQ(0, write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory"));
+	rmdir(cg);
+	ASSERT_EQ(0, mkdir(cg, 0755));
+	ASSERT_EQ(0, write_file("/sys/block/zram0/disksize", "128M"));
+	ASSERT_EQ(0, system("mkswap /dev/zram0 >/dev/null"));
+	ASSERT_EQ(0, swapon("/dev/zram0", 0)) TH_LOG("swapon: %s", strerror(errno));
+	ASSERT_EQ(0, write_file("/sys/fs/cgroup/rc-swap/memory.max", "24M"));
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+
+	hog = fork();
+	ASSERT_LE(0, hog);
+	if (hog == 0) {
+		uint64_t *h = map_aligned(HOG_PAGES * PAGE);
+		char me[16];
+
+		snprintf(me, sizeof(me), "%d", getpid());
+		if (!h || write_file("/sys/fs/cgroup/rc-swap/cgroup.procs", me))
+			_exit(1);
+		for (;;)	/* keeps reclaim busy until killed */
+			fill(h, HOG_PAGES, 42);
+	}
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		uint64_t *buf = map_aligned(SWAP_PAGES * PAGE);
+		size_t i, round;
+		char me[16];
+
+		snprintf(me, sizeof(me), "%d", getpid());
+		if (!buf || madvise(buf, SWAP_PAGES * PAGE, MADV_NOHUGEPAGE) ||
+		    write_file("/sys/fs/cgroup/rc-swap/cgroup.procs", me) ||
+		    protect(self->fd, 0, 0, W))
+			_exit(1);
+		fill(buf, SWAP_PAGES, 41);
+		for (round = 0; round < 3; round++)
+			for (i = 0; i < SWAP_PAGES; i++)
+				if (buf[i * PAGE / 8 + 1] != i)
+					_exit(2);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(3);
+		_exit(check(buf, SWAP_PAGES, 41) ? 4 : 0);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ms = wait_bound(self->fd, pid, &st, 10000);
+	TH_LOG("plaintext %llu encrypted %llu pinned %llu degraded %llu (bound after %ld ms); swap in use %lld kB",
+	       st.window_pages, st.encrypted_pages, st.skipped_pinned, st.degraded_events, ms,
+	       read_ll("/sys/fs/cgroup/rc-swap/memory.swap.current") / 1024);
+	EXPECT_LE(0, ms);
+	EXPECT_GT(read_ll("/sys/fs/cgroup/rc-swap/memory.swap.current"), 0) TH_LOG("no swapping happened");
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("child status %#x", status);
+	kill(hog, SIGKILL);
+	waitpid(hog, NULL, 0);
+	EXPECT_EQ(0, swapoff("/dev/zram0"));
+	rmdir(cg);
+	for (int i = 0; i < 100 && write_file("/sys/block/zram0/reset", "1"); i++)
+		usleep(50 * 1000);
+}
+
+/*
+ * userfaultfd: a protected process registers a range in MISSING mode and a thread
+ * of its own fills each first touch with UFFDIO_COPY. Filled pages are encrypted
+ * like any other; touching them again decrypts them (no second userfault, since
+ * the page is no longer missing).
+ */
+#define UFFD_PAGES 128
+struct uffd_ctx {
+	int uffd;
+	long filled;
+	uint64_t seed;
+};
+
+static void *uffd_handler(void *arg)
+{
+	struct uffd_ctx *c = arg;
+	static uint64_t page[PAGE / 8] __attribute__((aligned(4096)));
+
+	for (;;) {
+		struct pollfd pfd = { .fd = c->uffd, .events = POLLIN };
+		struct uffd_msg msg;
+		struct uffdio_copy cp;
+		size_t idx;
+
+		if (poll(&pfd, 1, -1) < 0 || read(c->uffd, &msg, sizeof(msg)) != sizeof(msg))
+			return NULL;
+		if (msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		idx = (msg.arg.pagefault.address & ~(PAGE - 1)) / PAGE;
+		/* The pattern of page idx, relative to the range start (set below). */
+		for (size_t w = 0; w < PAGE / 8; w++)
+			page[w] = pattern(c->seed, idx, w);
+		cp = (struct uffdio_copy){ .dst = msg.arg.pagefault.address & ~(PAGE - 1),
+					   .src = (uintptr_t)page, .len = PAGE };
+		if (ioctl(c->uffd, UFFDIO_COPY, &cp))
+			return NULL;
+		__atomic_add_fetch(&c->filled, 1, __ATOMIC_RELAXED);
+	}
+}
+
+TEST_F_TIMEOUT(mm, userfaultfd_range, 300)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	struct ramcrypt_proc_stats st;
+	struct uffd_ctx c = { .seed = 51 };
+	pthread_t th;
+	uint64_t *buf;
+	long ms;
+	size_t i;
+
+	c.uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	ASSERT_LE(0, c.uffd) TH_LOG("userfaultfd: %s (CONFIG_USERFAULTFD)", strerror(errno));
+	ASSERT_EQ(0, ioctl(c.uffd, UFFDIO_API, &api));
+	/* Page-aligned at address 0 of the pattern: index = address / PAGE - base. */
+	buf = map_aligned(UFFD_PAGES * PAGE);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, madvise(buf, UFFD_PAGES * PAGE, MADV_NOHUGEPAGE));
+	c.seed = 51;
+	reg = (struct uffdio_register){ .range = { (uintptr_t)buf, UFFD_PAGES * PAGE },
+					.mode = UFFDIO_REGISTER_MODE_MISSING };
+	ASSERT_EQ(0, ioctl(c.uffd, UFFDIO_REGISTER, &reg));
+	ASSERT_EQ(0, pthread_create(&th, NULL, uffd_handler, &c));
+	ASSERT_EQ(0, protect(self->fd, 0, 0, W));
+
+	/* First touches: each is a userfault filled by the handler with its index. */
+	for (i = 0; i < UFFD_PAGES; i++)
+		ASSERT_EQ((uintptr_t)buf / PAGE + i, buf[i * PAGE / 8 + 1]);
+	EXPECT_EQ(UFFD_PAGES, c.filled);
+	ms = wait_bound(self->fd, 0, &st, 10000);
+	TH_LOG("after the fills: plaintext %llu encrypted %llu (%ld ms)", st.window_pages,
+	       st.encrypted_pages, ms);
+	EXPECT_LE(0, ms);
+	EXPECT_GE(st.encrypted_pages, UFFD_PAGES - W);
+	/* Second touches decrypt; no new userfault. */
+	for (i = 0; i < UFFD_PAGES; i++)
+		EXPECT_EQ((uintptr_t)buf / PAGE + i, buf[i * PAGE / 8 + 1]);
+	EXPECT_EQ(UFFD_PAGES, c.filled);
+	ASSERT_EQ(0, proc_stats(self->fd, 0, &st));
+	EXPECT_GE(st.decryptions, UFFD_PAGES - W);
+	EXPECT_LE(st.window_pages, st.window);
+	pthread_cancel(th);
+	pthread_join(th, NULL);
+	close(c.uffd);
+}
+
+/*
+ * Transparent huge pages, in both modes a distro may boot with: a protected
+ * process's THP-backed range is split and encrypted; then khugepaged, scanning
+ * hard, must not collapse the range back into a plaintext huge page (it would
+ * swap in up to max_ptes_swap encrypted pages through migrate_to_ram).
+ */
+FIXTURE(thp) {
+	int fd;
+};
+FIXTURE_VARIANT(thp) {
+	const char *mode;
+};
+FIXTURE_VARIANT_ADD(thp, always) { .mode = "always" };
+FIXTURE_VARIANT_ADD(thp, madvise) { .mode = "madvise" };
+
+FIXTURE_SETUP(thp)
+{
+	self->fd = rc_fd();
+	ASSERT_LE(0, self->fd) TH_LOG("%s: %s", RAMCRYPT_DEVICE, strerror(errno));
+	knobs_save();
+	ASSERT_EQ(0, write_file("/proc/sys/ramcrypt/scan_interval_ms", "100"));
+}
+
+FIXTURE_TEARDOWN(thp)
+{
+	knobs_restore();
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+#define THP_PAGES 2048	/* 8 MiB: four huge pages */
+/* khugepaged at full speed until it has made n more full scans; the scans made. */
+static long long khugepaged_scans(int n)
+{
+	long long scans0 = read_ll(THP "khugepaged/full_scans"), scans = scans0;
+	long t0;
+
+	write_file(THP "khugepaged/scan_sleep_millisecs", "10");
+	write_file(THP "khugepaged/pages_to_scan", "8192");
+	write_file(THP "khugepaged/max_ptes_swap", "511");
+	for (t0 = now_ms(); now_ms() - t0 < 60000 && scans < scans0 + n; usleep(100 * 1000))
+		scans = read_ll(THP "khugepaged/full_scans");
+	return scans - scans0;
+}
+
+/* Split every huge page of buf: zap its first 4 KiB page. */
+static int split_huge(uint64_t *buf, size_t npages)
+{
+	for (size_t off = 0; off < npages * PAGE; off += HPAGE)
+		if (madvise((char *)buf + off, PAGE, MADV_DONTNEED))
+			return -1;
+	return 0;
+}
+
+TEST_F_TIMEOUT(thp, khugepaged_collapse, 300)
+{
+	struct ramcrypt_proc_stats st;
+	long huge, split, ms;
+	long long scans;
+	uint64_t *buf;
+	size_t i;
+
+	ASSERT_EQ(0, write_file(THP "enabled", variant->mode)) TH_LOG("no THP (CONFIG_TRANSPARENT_HUGEPAGE)");
+	buf = map_aligned(THP_PAGES * PAGE);
+	ASSERT_NE(NULL, buf);
+	if (!strcmp(variant->mode, "madvise"))
+		ASSERT_EQ(0, madvise(buf, THP_PAGES * PAGE, MADV_HUGEPAGE));
+	fill(buf, THP_PAGES, 61);
+	huge = anon_huge_kb();
+	ASSERT_GE(huge, 2048L) TH_LOG("no huge page was made: the THP case did not happen");
+
+	/* The control, unprotected: khugepaged collapses a split range back. */
+	ASSERT_EQ(0, split_huge(buf, THP_PAGES));
+	split = anon_huge_kb();
+	scans = khugepaged_scans(2);
+	TH_LOG("%s, unprotected: AnonHugePages %ld kB, %ld after a split, %ld after %lld khugepaged scans",
+	       variant->mode, huge, split, anon_huge_kb(), scans);
+	ASSERT_LT(split, huge);
+	ASSERT_GE(anon_huge_kb(), 2048L) TH_LOG("control: khugepaged collapsed nothing in this time");
+
+	/* Protected: the range is split and encrypted, and must stay so. */
+	fill(buf, THP_PAGES, 61);
+	ASSERT_EQ(0, protect(self->fd, 0, 0, W));
+	ms = wait_bound(self->fd, 0, &st, 20000);
+	TH_LOG("protected: plaintext %llu encrypted %llu (%ld ms), AnonHugePages %ld kB",
+	       st.window_pages, st.encrypted_pages, ms, anon_huge_kb());
+	EXPECT_LE(0, ms);
+	EXPECT_GE(st.encrypted_pages, THP_PAGES - W);
+	scans = khugepaged_scans(2);
+	huge = anon_huge_kb();
+	ASSERT_EQ(0, proc_stats(self->fd, 0, &st));
+	TH_LOG("after %lld khugepaged scans: plaintext %llu encrypted %llu, AnonHugePages %ld kB",
+	       scans, st.window_pages, st.encrypted_pages, huge);
+	EXPECT_GE(scans, 2);
+	EXPECT_LE(st.window_pages, st.window);
+	EXPECT_LT(huge, 2048L) TH_LOG("a protected range was collapsed into a plaintext huge page");
+	EXPECT_GE(st.encrypted_pages, THP_PAGES - W);
+	/* And the data, through decryption. */
+	for (i = 0; i < THP_PAGES; i++)
+		ASSERT_EQ(i, buf[i * PAGE / 8 + 1]);
+	EXPECT_EQ(0, check(buf, THP_PAGES, 61));
+}
+
+TEST_HARNESS_MAIN
