@@ -45,7 +45,7 @@
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
 #include <asm/fpu/api.h>
-#include <asm/unaligned.h>
+#include "compat.h"
 
 #include "cipher.h"
 #include "keystore.h"
@@ -799,6 +799,70 @@ static void rc_show_regs_guard_uninit(void)
 	rc_show_regs_kp_on = false;
 }
 
+/* --- KVM --------------------------------------------------------------------- */
+
+static bool rc_allow_kvm;
+module_param_named(allow_kvm, rc_allow_kvm, bool, 0444);
+MODULE_PARM_DESC(allow_kvm,
+		 "Load and run while KVM is present (a VM that uses debug registers wipes the key on the CPU it runs on; status reports it)");
+
+/*
+ * KVM loads a guest's DR0-DR3 before VM entry whenever the guest uses them (or its
+ * VMM sets hardware breakpoints with KVM_SET_GUEST_DEBUG) and puts the host's back
+ * only when hw_breakpoint_active(), which our disabled slots never make true: any
+ * user who may open /dev/kvm can wipe the key on every CPU, and with a random key
+ * every protected process's data is lost. So KVM and the key do not share a
+ * machine: the module refuses to load while KVM is there, and refuses KVM's modules
+ * while it is loaded, unless allow_kvm=1, which sets RAMCRYPT_DEGRADED_KVM.
+ */
+static bool rc_is_kvm_module(const char *name)
+{
+	return !strcmp(name, "kvm") || !strcmp(name, "kvm_amd") || !strcmp(name, "kvm_intel");
+}
+
+static int rc_module_notify(struct notifier_block *nb, unsigned long action, void *data)
+{
+	struct module *mod = data;
+
+	if (action != MODULE_STATE_COMING || !rc_is_kvm_module(mod->name))
+		return NOTIFY_DONE;
+	if (rc_allow_kvm) {
+		set_bit(ilog2(RAMCRYPT_DEGRADED_KVM), &rc_degraded);
+		pr_warn("%s loaded with allow_kvm=1: a VM that uses debug registers wipes the key on its CPU\n",
+			mod->name);
+		return NOTIFY_DONE;
+	}
+	pr_err("refusing to let %s load: KVM overwrites DR0-DR3, which hold the key (unload ramcrypt first, or load it with allow_kvm=1)\n",
+	       mod->name);
+	return notifier_from_errno(-EPERM);
+}
+
+static struct notifier_block rc_module_nb = {
+	.notifier_call = rc_module_notify,
+};
+
+/* KVM already here, built in or as a module? kvm_init is kvm.ko's (or vmlinux's). */
+static int rc_kvm_guard_init(void)
+{
+	void *kvm = __symbol_get("kvm_init");
+
+	if (kvm) {
+		__symbol_put("kvm_init");
+		if (!rc_allow_kvm) {
+			pr_err("KVM is loaded: it overwrites DR0-DR3, which would hold the key; unload kvm_amd, kvm_intel and kvm (or load ramcrypt with allow_kvm=1)\n");
+			return -EBUSY;
+		}
+		set_bit(ilog2(RAMCRYPT_DEGRADED_KVM), &rc_degraded);
+		pr_warn("KVM is loaded (allow_kvm=1): a VM that uses debug registers wipes the key on its CPU\n");
+	}
+	return register_module_notifier(&rc_module_nb);
+}
+
+static void rc_kvm_guard_uninit(void)
+{
+	unregister_module_notifier(&rc_module_nb);
+}
+
 /* --- Init and exit ----------------------------------------------------------- */
 
 int rc_keystore_init(void)
@@ -812,6 +876,9 @@ int rc_keystore_init(void)
 		return -ENODEV;
 	}
 	ret = rc_cipher_init();
+	if (ret)
+		return ret;
+	ret = rc_kvm_guard_init();
 	if (ret)
 		return ret;
 	if (boot_cpu_has(X86_FEATURE_HYPERVISOR))
@@ -857,6 +924,7 @@ err_key:
 err_bp:
 	rc_bp_release_all();
 	rc_show_regs_guard_uninit();
+	rc_kvm_guard_uninit();
 	WRITE_ONCE(rc_key_state, RC_KEY_NONE);
 	return ret;
 }
@@ -874,5 +942,6 @@ void rc_keystore_uninit(void)
 	cpuhp_remove_state(rc_cpuhp_state);
 	rc_bp_release_all();
 	rc_show_regs_guard_uninit();
+	rc_kvm_guard_uninit();
 	memzero_explicit(rc_kcv, sizeof(rc_kcv));
 }

@@ -23,10 +23,13 @@
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/hash.h>
 #include <linux/hashtable.h>
 #include <linux/kprobes.h>
 #include <linux/kref.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
@@ -40,8 +43,10 @@
 #include <linux/sort.h>
 #include <linux/task_work.h>
 #include <linux/tracepoint.h>
+#include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "pages.h"
 #include "procs.h"
 #include "profile.h"
@@ -117,9 +122,6 @@ static atomic_long_t rc_scanner_passes;
 static atomic_long_t rc_faults;
 static bool rc_shutting_down;
 
-static bool (*rc_ptrace_may_access)(struct task_struct *task, unsigned int mode);
-/* lru_add_drain(), not exported either; NULL if not found (then only slower). */
-static void (*rc_lru_add_drain)(void);
 
 static void rc_scan_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(rc_scan_work, rc_scan_fn);
@@ -519,7 +521,7 @@ static void rc_fault_work(struct callback_head *cb)
 		 * batch itself: skip the drain then.
 		 */
 		t1 = rc_prof_now();
-		if (rc_lru_add_drain && atomic_read(&current->mm->mm_users) > 1)
+		if (atomic_read(&current->mm->mm_users) > 1)
 			rc_lru_add_drain();
 		rc_prof_add(RC_PROF_WORK_DRAIN, t1);
 		rc_mm_update(rc, current->mm, false);
@@ -554,6 +556,14 @@ static void rc_probe_fault(void *data, unsigned long address,
 
 	if (!atomic_read(&rc_nr_protected) || !mm || address >= TASK_SIZE_MAX ||
 	    (current->flags & (PF_KTHREAD | PF_IO_WORKER)))
+		return;
+	/*
+	 * A kernel access with page faults disabled (copy_from_user_nmi() of perf and
+	 * BPF call-chain sampling, futex's atomic reads) is refused by the fault
+	 * handler: no page becomes present, so there is nothing to put in the window.
+	 * In NMI context nothing below (allocation, spinlock, task_work) is allowed.
+	 */
+	if (in_nmi() || pagefault_disabled())
 		return;
 	rc = rc_mm_get(mm);
 	if (!rc)
@@ -700,8 +710,54 @@ static void rc_unprotect_mm(struct rc_mm *rc, struct mm_struct *mm)
 	}
 	mmap_read_unlock(mm);
 	mutex_unlock(&rc->lock);
-	set_mask_bits(&mm->flags, MMF_DUMPABLE_MASK, rc->saved_dumpable);
+	set_mask_bits(&mm->flags, MMF_DUMPABLE_MASK, READ_ONCE(rc->saved_dumpable));
 }
+
+/*
+ * commit_creds() resets the mm's dumpability to fs.suid_dumpable on any change of
+ * euid, egid, fsuid, fsgid or permitted capabilities: a protected server that drops
+ * privileges would become dumpable again where suid_dumpable is 1 or 2 (Ubuntu: 2),
+ * and a crash would write every page decrypted to disk. The entry handler notes
+ * whether this commit is such a change (the test commit_creds makes; a change of
+ * user namespace counts as one, erring towards non-dumpable), and the return
+ * handler takes the value the kernel set as the one unprotect restores, then
+ * disables dumping again. A kretprobe runs code at the function; it does not call
+ * anything unexported (scripts/lint-kmod).
+ */
+static int rc_creds_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	const struct cred *new = (const struct cred *)regs_get_kernel_argument(regs, 0);
+	const struct cred *old = current->cred;
+	bool *reset = (bool *)ri->data;
+
+	*reset = current->mm && atomic_read(&rc_nr_protected) &&
+		 (!uid_eq(old->euid, new->euid) || !gid_eq(old->egid, new->egid) ||
+		  !uid_eq(old->fsuid, new->fsuid) || !gid_eq(old->fsgid, new->fsgid) ||
+		  old->user_ns != new->user_ns ||
+		  !cap_issubset(new->cap_permitted, old->cap_permitted));
+	return *reset ? 0 : 1;	/* 1: no return handler needed */
+}
+
+static int rc_creds_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct mm_struct *mm = current->mm;
+	struct rc_mm *rc = mm ? rc_mm_get(mm) : NULL;
+
+	if (!rc)
+		return 0;
+	WRITE_ONCE(rc->saved_dumpable, get_dumpable(mm));
+	set_mask_bits(&mm->flags, MMF_DUMPABLE_MASK, SUID_DUMP_DISABLE);
+	rc_mm_put(rc);
+	return 0;
+}
+
+static struct kretprobe rc_creds_krp = {
+	.kp.symbol_name = "commit_creds",
+	.entry_handler = rc_creds_entry,
+	.handler = rc_creds_ret,
+	.data_size = sizeof(bool),
+	.maxactive = 64,
+};
 
 static void rc_inherit_work(struct callback_head *cb)
 {
@@ -757,11 +813,35 @@ static void rc_probe_fork(void *data, struct task_struct *parent,
 	struct rc_mm *rc;
 
 	if (!atomic_read(&rc_nr_protected) || !child->mm || !parent->mm ||
-	    child->mm == parent->mm || (child->flags & PF_KTHREAD))
+	    (child->flags & PF_KTHREAD) || same_thread_group(child, parent))
 		return;
 	rc = rc_mm_get(parent->mm);
 	if (!rc)
 		return;
+	if (child->mm == parent->mm) {
+		/*
+		 * CLONE_VM without CLONE_THREAD: vfork(), posix_spawn(), system(),
+		 * Go's and Python's subprocesses. The child runs in our mm until its
+		 * execve; the new mm then inherits as a fork child's would, with
+		 * INHERIT_EXEC. rc_probe_exec() takes the entry, rc_probe_exit()
+		 * drops it if the child never execs.
+		 */
+		if (rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC) {
+			unsigned long flags;
+
+			in = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN);
+			if (in) {
+				in->task = child;
+				spin_lock_irqsave(&rc_exec_lock, flags);
+				list_add(&in->node, &rc_exec_pending);
+				spin_unlock_irqrestore(&rc_exec_lock, flags);
+			} else {
+				atomic_long_inc(&rc_pages_global.degraded_events);
+			}
+		}
+		rc_mm_put(rc);
+		return;
+	}
 	in = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN);
 	rc_mm_put(rc);
 	if (in && !task_work_add(child, &in->cb, TWA_RESUME))
@@ -948,23 +1028,54 @@ void rc_procs_scanner_kick(void)
 
 /* ---- the ioctl side ---- */
 
+/*
+ * May the caller ptrace-attach to the process with this pid (in the caller's pid
+ * namespace)? ptrace_may_access() is not exported, and calling it through an
+ * address found with a kprobe raises #CP on IBT kernels (the call target has no
+ * ENDBR). Opening /proc/PID/mem makes the same check, LSMs (Yama) included:
+ * mm_access(PTRACE_MODE_ATTACH_FSCREDS). Returns the mm the file was opened on,
+ * a reference we hold only to compare (mmgrab); the caller drops it with mmdrop.
+ */
+static struct mm_struct *rc_attach_check(pid_t pid)
+{
+	struct mm_struct *mm;
+	struct file *f;
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	f = filp_open(path, O_RDONLY, 0);
+	if (IS_ERR(f))
+		return ERR_PTR(PTR_ERR(f) == -ENOENT ? -ESRCH :
+			       PTR_ERR(f) == -EACCES ? -EPERM : PTR_ERR(f));
+	mm = file_inode(f)->i_sb->s_magic == PROC_SUPER_MAGIC ? f->private_data : NULL;
+	if (mm)
+		mmgrab(mm);
+	filp_close(f, NULL);
+	return mm ?: ERR_PTR(-ESRCH);
+}
+
 /* The target's mm, if the caller may ptrace-attach to it. */
 static struct mm_struct *rc_target_mm(pid_t pid, struct pid **tgidp)
 {
+	struct mm_struct *mm, *checked = NULL;
 	struct task_struct *task;
-	struct mm_struct *mm;
 	int err;
 
 	if (pid < 0)
 		return ERR_PTR(-EINVAL);
 	if (pid) {
+		checked = rc_attach_check(pid);
+		if (IS_ERR(checked))
+			return ERR_CAST(checked);
 		rcu_read_lock();
 		task = pid_task(find_vpid(pid), PIDTYPE_PID);
 		if (task)
 			get_task_struct(task);
 		rcu_read_unlock();
-		if (!task)
+		if (!task) {
+			mmdrop(checked);
 			return ERR_PTR(-ESRCH);
+		}
 	} else {
 		task = current;
 		get_task_struct(task);
@@ -976,16 +1087,19 @@ static struct mm_struct *rc_target_mm(pid_t pid, struct pid **tgidp)
 		goto out;
 	}
 	mm = get_task_mm(task);
-	if (!mm)
+	if (!mm) {
 		mm = ERR_PTR(-EINVAL);	/* kernel thread or exited */
-	else if (!rc_ptrace_may_access(task, PTRACE_MODE_ATTACH_REALCREDS)) {
+	} else if (checked && mm != checked) {
+		/* An exec (or another /proc) came between the check and now. */
 		mmput(mm);
-		mm = ERR_PTR(-EPERM);
+		mm = ERR_PTR(-EAGAIN);
 	}
 	up_read(&task->signal->exec_update_lock);
 	if (!IS_ERR(mm) && tgidp)
 		*tgidp = get_pid(task_tgid(task));
 out:
+	if (checked)
+		mmdrop(checked);
 	put_task_struct(task);
 	return mm;
 }
@@ -1235,36 +1349,14 @@ static void rc_tp_unregister(void)
 	tracepoint_synchronize_unregister();
 }
 
-/* ptrace_may_access() is not exported; find it the way kprobes do. */
-static void *rc_find_symbol(const char *name)
-{
-	struct kprobe kp = { .symbol_name = name };
-	void *addr;
-
-	if (register_kprobe(&kp))
-		return NULL;
-	addr = kp.addr;
-	unregister_kprobe(&kp);
-	return addr;
-}
-
-static int rc_find_ptrace_may_access(void)
-{
-	rc_ptrace_may_access = rc_find_symbol("ptrace_may_access");
-	if (!rc_ptrace_may_access)
-		return -ENOENT;
-	rc_lru_add_drain = rc_find_symbol("lru_add_drain");
-	return 0;
-}
-
 int rc_procs_init(void)
 {
 	unsigned int i;
 	int ret;
 
-	ret = rc_find_ptrace_may_access();
+	ret = register_kretprobe(&rc_creds_krp);
 	if (ret) {
-		pr_err("ptrace_may_access not found: %d\n", ret);
+		pr_err("kretprobe on commit_creds: %d\n", ret);
 		return ret;
 	}
 	for_each_kernel_tracepoint(rc_tp_find, NULL);
@@ -1286,6 +1378,7 @@ err:
 	rc_tp_unregister();
 	for (i = 0; i < ARRAY_SIZE(rc_tps); i++)
 		rc_tps[i].tp = NULL;
+	unregister_kretprobe(&rc_creds_krp);
 	return ret;
 }
 
@@ -1296,6 +1389,7 @@ void rc_procs_uninit(void)
 	/* Every protected mm holds a module reference: none is left here. */
 	WRITE_ONCE(rc_shutting_down, true);
 	rc_tp_unregister();
+	unregister_kretprobe(&rc_creds_krp);
 	cancel_delayed_work_sync(&rc_scan_work);
 	list_for_each_entry_safe(in, tmp, &rc_exec_pending, node) {
 		list_del(&in->node);

@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <spawn.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -346,6 +347,51 @@ TEST_F_TIMEOUT(pages, exec_inherit, 300)
 		ASSERT_TRUE(WIFEXITED(status));
 		EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("inherit=%d poll=%d", inherit,
 							 poll_stats);
+	}
+}
+
+/*
+ * vfork() children share the protected mm until their execve: posix_spawn() and
+ * system() (glibc: CLONE_VM | CLONE_VFORK) must hand protection to the new
+ * program exactly as fork + exec does: with INHERIT_EXEC, not without (the control).
+ */
+TEST_F_TIMEOUT(pages, spawn_inherit, 300)
+{
+	char exe[256], cmd[300];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int i;
+
+	ASSERT_LT(0, n);
+	exe[n] = 0;
+	for (i = 0; i < 4; i++) {
+		int inherit = i < 2, use_system = i & 1, status;
+		pid_t pid = fork();
+
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			char arg[] = "--exec-child=0";
+			char *argv[] = { exe, arg, NULL };
+			pid_t child;
+
+			arg[13] = inherit ? '1' : '0';
+			if (protect(self->fd, 0, inherit ? RAMCRYPT_PROTECT_INHERIT_EXEC : 0,
+				    self->window))
+				_exit(10);
+			if (use_system) {
+				snprintf(cmd, sizeof(cmd), "%s %s", exe, arg);
+				status = system(cmd);
+			} else {
+				if (posix_spawn(&child, exe, NULL, NULL, argv, environ))
+					_exit(11);
+				if (waitpid(child, &status, 0) != child)
+					_exit(12);
+			}
+			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 13);
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			TH_LOG("%s, %s INHERIT_EXEC: status %#x (21: protected when it should not be or the reverse)",
+			       use_system ? "system()" : "posix_spawn()", inherit ? "with" : "without", status);
 	}
 }
 

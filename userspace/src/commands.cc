@@ -52,6 +52,8 @@ const Cause degraded_causes[] = {
 	{ RAMCRYPT_DEGRADED_NOMEM, "nomem", "pages were left in plaintext for lack of memory", false },
 	{ RAMCRYPT_DEGRADED_SLOTS, "slots",
 	  "not all breakpoint slots are reserved: a debugger can overwrite the key", true },
+	{ RAMCRYPT_DEGRADED_KVM, "kvm",
+	  "KVM is present (allow_kvm=1): a VM that uses debug registers wipes the key", true },
 };
 
 std::string error_text(int error)

@@ -82,6 +82,7 @@ struct ramcrypt_list {
 #define RAMCRYPT_DEGRADED_KEY_HEALED	(1ULL << 1)	/* a clobbered CPU was restored */
 #define RAMCRYPT_DEGRADED_NOMEM		(1ULL << 2)	/* pages left plaintext (memory) */
 #define RAMCRYPT_DEGRADED_SLOTS		(1ULL << 3)	/* breakpoint slots not all reserved */
+#define RAMCRYPT_DEGRADED_KVM		(1ULL << 4)	/* KVM present (allow_kvm=1): a VM can wipe the key */
 
 struct ramcrypt_status {
 	__u64 key_source;	/* out: RAMCRYPT_KEY_* */
