@@ -149,9 +149,12 @@ Check modules(const KernelConfig &config, const HostFacts *host)
 
 Check kernel_memory(const KernelConfig &config)
 {
-	std::string lack = missing(config, { "DEVICE_PRIVATE", "ZONE_DEVICE", "MIGRATION", "MMU_NOTIFIER" });
+	// HMM_MIRROR: hmm_range_fault(), how the module reads page tables.
+	std::string lack = missing(config, { "DEVICE_PRIVATE", "ZONE_DEVICE", "MIGRATION", "MMU_NOTIFIER",
+					     "HMM_MIRROR" });
 	if (lack.empty())
-		return { "device_private", "DEVICE_PRIVATE, ZONE_DEVICE, MIGRATION, MMU_NOTIFIER set", Result::ok,
+		return { "device_private", "DEVICE_PRIVATE, ZONE_DEVICE, MIGRATION, MMU_NOTIFIER, HMM_MIRROR set",
+			 Result::ok,
 			 "encrypted pages can be HMM device-private pages", "" };
 	return { "device_private", "not set: " + lack, Result::fail,
 		 "ramcrypt cannot run: an encrypted page is an HMM device-private page "
@@ -168,8 +171,9 @@ Check kprobes(const KernelConfig &config)
 		return { "kprobes", shown(config, "KPROBES"), Result::ok,
 			 "register dumps (__show_regs) cannot print the key", "" };
 	return { "kprobes", shown(config, "KPROBES"), Result::fail,
-		 "ramcrypt cannot run: the module finds ptrace_may_access() with a kprobe and wipes "
-		 "the key before register dumps with one",
+		 "ramcrypt cannot run: the module keeps protected processes non-dumpable across "
+		 "credential changes with a kretprobe and wipes the key before register dumps with a "
+		 "kprobe",
 		 "boot a kernel built with CONFIG_KPROBES=y (Debian's kernels have it)" };
 }
 
@@ -222,12 +226,10 @@ Check ibt(const KernelConfig &config, const HostFacts *host)
 	std::string state = shown(config, "X86_KERNEL_IBT");
 	if (host && host->cpu_flags)
 		state += has_flag(*host, "ibt") ? "; the CPU enforces it" : "; the CPU lacks IBT";
-	return { "ibt", state, Result::info,
-		 "supported; an indirect call must land on an ENDBR instruction, so a call through a "
-		 "pointer to a non-exported kernel function raises #CP",
-		 "IBT needs a ramcrypt.ko that makes no indirect calls to non-exported functions "
-		 "(earlier ones fail to load here); see " +
-			 std::string(readme_section) };
+	return { "ibt", state, Result::ok,
+		 "supported: the module calls only exported kernel functions (an indirect call to a "
+		 "non-exported one would raise #CP; scripts/lint-kmod keeps that out)",
+		 "" };
 }
 
 const char sign_action[] = "sign ramcrypt.ko with a key the kernel trusts: a Machine Owner Key "

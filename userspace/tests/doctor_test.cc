@@ -144,7 +144,7 @@ TEST(DoctorConfig, DebianStock61)
 TEST(DoctorConfig, DebianStock612)
 {
 	expect_debian_stock(debian_612);
-	EXPECT_EQ(find(config_checks(debian_612), "ibt")->result, Result::info);
+	EXPECT_EQ(find(config_checks(debian_612), "ibt")->result, Result::ok); // on, and supported
 }
 
 // The project's test kernels (config/*.config) are what ramcrypt needs.
@@ -154,7 +154,7 @@ void expect_test_kernel(const std::string &path)
 	for (const auto &c : checks)
 		EXPECT_TRUE(c.result == Result::ok || c.result == Result::info) << c.id << ": " << c.state;
 	EXPECT_EQ(find(checks, "device_private")->result, Result::ok);
-	EXPECT_EQ(find(checks, "ibt")->result, Result::info); // kernel-distro.config turns IBT on
+	EXPECT_EQ(find(checks, "ibt")->state, "CONFIG_X86_KERNEL_IBT=y"); // kernel-distro.config
 	EXPECT_EQ(doctor_status(checks), 0);
 }
 
@@ -167,7 +167,7 @@ TEST(DoctorConfig, MissingOptions)
 	for (const char *id : { "device_private", "kprobes", "tracepoints", "hw_breakpoint" })
 		EXPECT_EQ(find(checks, id)->result, Result::fail) << id;
 	EXPECT_EQ(find(checks, "device_private")->state,
-		  "not set: DEVICE_PRIVATE, ZONE_DEVICE, MIGRATION, MMU_NOTIFIER");
+		  "not set: DEVICE_PRIVATE, ZONE_DEVICE, MIGRATION, MMU_NOTIFIER, HMM_MIRROR");
 	EXPECT_EQ(find(checks, "modules")->result, Result::ok);
 	checks = doctor_checks(parse_kernel_config("# CONFIG_MODULES is not set\n"), nullptr);
 	EXPECT_EQ(find(checks, "modules")->result, Result::fail);
@@ -206,7 +206,7 @@ TEST_F(DoctorTest, Json)
 		<< out;
 	EXPECT_NE(out.find("{\"id\":\"device_private\",\"state\":\"not set: DEVICE_PRIVATE\",\"result\":\"fail\""),
 		  std::string::npos);
-	EXPECT_NE(out.find("{\"id\":\"ibt\",\"state\":\"CONFIG_X86_KERNEL_IBT=y\",\"result\":\"info\""),
+	EXPECT_NE(out.find("{\"id\":\"ibt\",\"state\":\"CONFIG_X86_KERNEL_IBT=y\",\"result\":\"ok\""),
 		  std::string::npos);
 	EXPECT_TRUE(out.ends_with("}]}\n"));
 	EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1);
@@ -281,7 +281,7 @@ TEST_F(DoctorHostTest, Healthy)
 				"module_signing", "lockdown", "secure_boot", "kvm", "swap", "init_on_free",
 				"perf_event_paranoid", "aes_ni", "hypervisor" })
 		EXPECT_EQ(result_of(out_.str(), id), "ok") << id;
-	EXPECT_EQ(result_of(out_.str(), "ibt"), "info");
+	EXPECT_EQ(result_of(out_.str(), "ibt"), "ok");
 	EXPECT_EQ(result_of(out_.str(), "vaes"), "info"); // no vaes, vpclmulqdq
 	EXPECT_EQ(result_of(out_.str(), "module"), "info");
 	EXPECT_EQ(state_of(out_.str(), "tracepoints"), "CONFIG_TRACEPOINTS=y; fault and sched events present");
@@ -359,7 +359,7 @@ TEST_F(DoctorHostTest, InitOnFree)
 
 	// A kernel that wipes by default, unless the command line says otherwise.
 	file("plain.config", "CONFIG_MODULES=y\nCONFIG_DEVICE_PRIVATE=y\nCONFIG_ZONE_DEVICE=y\n"
-			     "CONFIG_MIGRATION=y\nCONFIG_MMU_NOTIFIER=y\nCONFIG_KPROBES=y\nCONFIG_TRACEPOINTS=y\n"
+			     "CONFIG_MIGRATION=y\nCONFIG_MMU_NOTIFIER=y\nCONFIG_HMM_MIRROR=y\nCONFIG_KPROBES=y\nCONFIG_TRACEPOINTS=y\n"
 			     "CONFIG_HAVE_HW_BREAKPOINT=y\nCONFIG_PERF_EVENTS=y\nCONFIG_INIT_ON_FREE_DEFAULT_ON=y\n");
 	file("proc/cmdline", "quiet\n");
 	EXPECT_EQ(run({ "--config", root_ + "/plain.config" }), 0) << out_.str();
