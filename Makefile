@@ -5,6 +5,7 @@
 #   make attack      the full attack evaluation: RAM dumps, aeskeyfind; writes docs/security/REPORT.md
 #   make bench-crypto  native cipher speed against OpenSSL -> docs/bench/crypto.md
 #   make bench       guest benchmarks (fault costs, slowdown, memory) -> docs/bench/
+#   make mutate      break the module on purpose, one way at a time: the tests must catch each
 KFLAGS := $(if $(filter 1,$(DEBUG)),--debug)
 # Kernel lanes: make check runs each; every other target uses the first.
 KERNEL ?= 6.12 6.1
@@ -47,8 +48,11 @@ attack: kmod userspace
 bench: kmod userspace
 	@scripts/bench
 
+mutate: kmod userspace selftests
+	@scripts/mutate
+
 clean:
 	rm -rf build
 	$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: all deps kernel kmod userspace selftests check demo bench-crypto bench clean
+.PHONY: all deps kernel kmod userspace selftests check demo bench-crypto bench mutate clean

@@ -15,6 +15,7 @@
 #include <linux/ioport.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>

@@ -182,7 +182,26 @@ static int status_degraded(uint64_t *degraded)
 	return ret;
 }
 
-TEST(kvm_and_the_key)
+/*
+ * Whatever a KVM test did or where it stopped: no KVM, and ramcrypt loaded as the
+ * guest loaded it (without allow_kvm), so that the tests after it see a normal module.
+ */
+FIXTURE(kvm) {
+	int unused;
+};
+
+FIXTURE_SETUP(kvm)
+{
+}
+
+FIXTURE_TEARDOWN(kvm)
+{
+	sh("for m in kvm_amd kvm_intel kvm; do grep -q \"^$m \" /proc/modules && rmmod $m; done; "
+	   "grep -q Y /sys/module/ramcrypt/parameters/allow_kvm 2>/dev/null && rmmod ramcrypt; "
+	   "[ -e /sys/module/ramcrypt ] || insmod " KO "ramcrypt.ko");
+}
+
+TEST_F(kvm, guard)
 {
 	uint64_t degraded = 0;
 
@@ -208,7 +227,7 @@ TEST(kvm_and_the_key)
 	EXPECT_EQ(0, sh("dmesg | grep -q 'KVM is loaded: it overwrites DR0-DR3'"));
 	EXPECT_NE(0, access(RAMCRYPT_DEVICE, F_OK));
 
-	/* Back as the guest had it: no KVM, ramcrypt loaded without allow_kvm. */
+	/* And once KVM is gone, ramcrypt loads again (the teardown leaves it so). */
 	EXPECT_EQ(0, sh("rmmod kvm"));
 	ASSERT_EQ(0, sh("insmod " KO "ramcrypt.ko"));
 	ASSERT_EQ(0, status_degraded(&degraded));
@@ -231,7 +250,7 @@ static int run_vm_with_hw_breakpoint(void)
 	struct kvm_userspace_memory_region mem = { .slot = 0, .memory_size = 4096 };
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { .rip = 0, .rflags = 2 };
-	int kvm, vm, vcpu, size;
+	int kvm, vm, vcpu, size, ret;
 	struct kvm_run *run;
 	char *guest;
 
@@ -258,9 +277,14 @@ static int run_vm_with_hw_breakpoint(void)
 	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) || ioctl(vcpu, KVM_SET_REGS, &regs) ||
 	    ioctl(vcpu, KVM_SET_GUEST_DEBUG, &dbg))
 		return -errno;
-	if (ioctl(vcpu, KVM_RUN, 0))
-		return -errno;
-	return run->exit_reason;
+	ret = ioctl(vcpu, KVM_RUN, 0) ? -errno : (int)run->exit_reason;
+	/* Every reference to the VM goes, so that kvm_amd/kvm_intel can unload. */
+	munmap(run, size);
+	close(vcpu);
+	close(vm);
+	close(kvm);
+	munmap(guest, 4096);
+	return ret;
 }
 
 static int key_state(uint64_t *with_key, uint64_t *online, uint64_t *heals)
@@ -278,7 +302,7 @@ static int key_state(uint64_t *with_key, uint64_t *online, uint64_t *heals)
 	return ret;
 }
 
-TEST(nested_vm_wipes_the_key)
+TEST_F(kvm, nested_vm_wipes_the_key)
 {
 	int amd = sh("grep -qw svm /proc/cpuinfo") == 0, intel = sh("grep -qw vmx /proc/cpuinfo") == 0;
 	const char *vendor = amd ? "amd" : intel ? "intel" : NULL;
@@ -320,8 +344,8 @@ TEST(nested_vm_wipes_the_key)
 	       (unsigned long long)on2, (unsigned long long)heals2);
 	EXPECT_EQ(on2, with2);
 
-	snprintf(cmd, sizeof(cmd), "rmmod kvm_%s kvm && rmmod ramcrypt && insmod " KO "ramcrypt.ko",
-		 vendor);
+	/* The VM is gone: its vendor module must unload (the teardown reloads ramcrypt). */
+	snprintf(cmd, sizeof(cmd), "rmmod kvm_%s kvm", vendor);
 	EXPECT_EQ(0, sh(cmd));
 }
 

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The kernel's own hmm-tests.c (tools/testing/selftests/vm/ in 6.1, mm/ in 6.12; the
- * Makefile passes HMM_TESTS_C), built unchanged, minus the
- * tests that cannot pass on this kernel under TCG: make_device_exclusive() returns
- * EBUSY there, and a failed ASSERT in those tests' teardown makes the 6.1 harness
- * loop until its timeout. The 6.1 harness has no -T filter, so this wrapper drops
- * them from the test list before running.
+ * Makefile passes HMM_TESTS_C), built unchanged, run in two parts:
+ *  - by default every test but the three device-exclusive ones;
+ *  - with HMM_EXCLUSIVE_ONLY=1 only those three (exclusive, exclusive_mprotect,
+ *    exclusive_cow), which scripts/guest-selftests runs with transparent huge pages
+ *    off: make_device_exclusive_range() cannot take a page of a large folio and
+ *    returns EBUSY for THP-backed buffers (THP "always": with and without ramcrypt;
+ *    with THP "never" they pass, ramcrypt loaded), and a failed ASSERT in their
+ *    teardown makes the 6.1 harness loop until its timeout.
+ * The 6.1 harness has no -t/-T filter, so the wrapper edits the test list itself.
  */
 #include "kselftest_harness.h"
 #undef TEST_HARNESS_MAIN
@@ -14,7 +18,8 @@
 
 static const char *const excluded[] = { "exclusive", "exclusive_mprotect", "exclusive_cow" };
 
-static void drop_excluded(void)
+/* Drop the exclusive tests, or (only_exclusive) every other test. */
+static void drop_excluded(int only_exclusive)
 {
 	for (struct __fixture_metadata *f = __fixture_list; f; f = f->next) {
 		struct __test_metadata *t = f->tests, *next;
@@ -26,7 +31,7 @@ static void drop_excluded(void)
 			for (i = 0; i < sizeof(excluded) / sizeof(excluded[0]); i++)
 				if (!strcmp(t->name, excluded[i]))
 					break;
-			if (i == sizeof(excluded) / sizeof(excluded[0]))
+			if ((i < sizeof(excluded) / sizeof(excluded[0])) == only_exclusive)
 				continue;
 			/* Unlink from a list whose head->prev points at the tail. */
 			if (t == f->tests) {
@@ -40,7 +45,9 @@ static void drop_excluded(void)
 				else
 					f->tests->prev = t->prev;
 			}
-			ksft_print_msg("excluded %s.%s (see docs/TESTING.md)\n", f->name, t->name);
+			if (!only_exclusive)
+				ksft_print_msg("%s.%s runs with THP off (hmm-tests-exclusive)\n",
+					       f->name, t->name);
 		}
 	}
 }
@@ -56,6 +63,8 @@ static void __attribute__((constructor)) __constructor_order_last(void)
 
 int main(int argc, char **argv)
 {
-	drop_excluded();
+	const char *only = getenv("HMM_EXCLUSIVE_ONLY");
+
+	drop_excluded(only && !strcmp(only, "1"));
 	return test_harness_run(argc, argv);
 }
