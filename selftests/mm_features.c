@@ -131,19 +131,31 @@ FIXTURE(mm) {
 	int fd;
 };
 
+/* Both fixtures: the device, the knobs saved, and a scanner that comes soon. */
+static int fixture_open(void)
+{
+	knobs_save();
+	if (write_file("/proc/sys/ramcrypt/scan_interval_ms", "100"))
+		return -1;
+	return rc_fd();
+}
+
+static void fixture_close(int fd)
+{
+	knobs_restore();
+	if (fd >= 0)
+		close(fd);
+}
+
 FIXTURE_SETUP(mm)
 {
-	self->fd = rc_fd();
+	self->fd = fixture_open();
 	ASSERT_LE(0, self->fd) TH_LOG("%s: %s", RAMCRYPT_DEVICE, strerror(errno));
-	knobs_save();
-	ASSERT_EQ(0, write_file("/proc/sys/ramcrypt/scan_interval_ms", "100"));
 }
 
 FIXTURE_TEARDOWN(mm)
 {
-	knobs_restore();
-	if (self->fd >= 0)
-		close(self->fd);
+	fixture_close(self->fd);
 }
 
 /*
@@ -401,17 +413,13 @@ FIXTURE_VARIANT_ADD(thp, madvise) { .mode = "madvise" };
 
 FIXTURE_SETUP(thp)
 {
-	self->fd = rc_fd();
+	self->fd = fixture_open();
 	ASSERT_LE(0, self->fd) TH_LOG("%s: %s", RAMCRYPT_DEVICE, strerror(errno));
-	knobs_save();
-	ASSERT_EQ(0, write_file("/proc/sys/ramcrypt/scan_interval_ms", "100"));
 }
 
 FIXTURE_TEARDOWN(thp)
 {
-	knobs_restore();
-	if (self->fd >= 0)
-		close(self->fd);
+	fixture_close(self->fd);
 }
 
 #define THP_PAGES 2048	/* 8 MiB: four huge pages */
