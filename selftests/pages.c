@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <spawn.h>
@@ -320,6 +321,13 @@ TEST_F_TIMEOUT(pages, exec_inherit, 300)
 			uint64_t flags = inherit ? RAMCRYPT_PROTECT_INHERIT_EXEC : 0;
 
 			close(ready[0]);
+			/*
+			 * No THP in this test of inheritance: with THP "always" about one
+			 * run in four left a page plaintext for over 2 s, counted as
+			 * pinned (docs/PAGE_ENGINE.md, known limitations).
+			 */
+			if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+				_exit(13);
 			if (protect(self->fd, 0, flags, self->window))
 				_exit(10);
 			/* Now the parent starts polling, if it does. */
