@@ -279,7 +279,7 @@ static bool rc_sysctl_valid(void *data, unsigned long v)
 		return v >= RC_SCAN_MIN_MS && v <= RC_SCAN_MAX_MS;
 	if (data == &rc_pages_cap)
 		return v <= totalram_pages();
-	if (data == &rc_allow_suspend_uint)
+	if (data == &rc_allow_suspend_uint || data == &rc_allow_swap)
 		return v <= 1;
 	return false;
 }
@@ -340,6 +340,7 @@ static struct ctl_table rc_sysctl_table[] = {
 	RC_SYSCTL("scan_interval_ms", rc_scan_interval_ms),
 	RC_SYSCTL("ciphertext_cap_pages", rc_pages_cap),
 	RC_SYSCTL("allow_suspend", rc_allow_suspend_uint),
+	RC_SYSCTL("allow_swap", rc_allow_swap),
 	RC_SYSCTL_SENTINEL
 };
 

@@ -30,6 +30,7 @@
 #include <linux/kprobes.h>
 #include <linux/kref.h>
 #include <linux/magic.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
@@ -41,6 +42,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <linux/swap.h>
 #include <linux/task_work.h>
 #include <linux/tracepoint.h>
 #include <linux/uaccess.h>
@@ -56,6 +58,7 @@
 unsigned int rc_default_window = 6;
 unsigned int rc_max_window = 1024;
 unsigned int rc_scan_interval_ms = 1000;
+unsigned int rc_allow_swap;
 
 struct rc_mm {
 	struct mmu_notifier mn;		/* mn.mm: the protected mm (mmgrab'ed) */
@@ -69,6 +72,7 @@ struct rc_mm {
 	int saved_dumpable;
 	bool dead;			/* unhashed; under rc_hash_lock */
 	bool exec_handled;		/* INHERIT_EXEC passed on (xchg) */
+	bool swap_exposed;		/* it could swap since protect: sticky */
 
 	/* The window: under lock. Held across encryption so passes serialise. */
 	struct mutex lock;
@@ -615,6 +619,47 @@ static const struct mmu_notifier_ops rc_mn_ops = {
 	.free_notifier = rc_mn_free,
 };
 
+/*
+ * Could reclaim write plaintext pages of mm (window, pinned, not yet encrypted)
+ * to a swap device now? Ciphertext is device-private and never on an LRU; every
+ * other page is ordinary anonymous memory. A swap slot is charged to the page's
+ * memory cgroup and all its ancestors (cgroup v2), so memory.swap.max = 0 on any
+ * of them refuses the slot, and with it zswap, which only stores pages that got
+ * one. On cgroup v1 memory and swap share one limit: nothing can be told apart.
+ * Pages stay charged where they were charged: a process moved into a no-swap
+ * cgroup keeps its older pages' permission (docs/THREAT_MODEL.md).
+ */
+static bool rc_swap_possible(struct mm_struct *mm)
+{
+	bool possible = true;
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *memcg, *m;
+#endif
+
+	if (get_nr_swap_pages() <= 0)
+		return false;	/* no swap device, or none with a free slot */
+#ifdef CONFIG_MEMCG
+	if (mem_cgroup_disabled() || !cgroup_subsys_on_dfl(memory_cgrp_subsys))
+		return true;
+	memcg = get_mem_cgroup_from_mm(mm);
+	for (m = memcg; m; m = parent_mem_cgroup(m))
+		if (!READ_ONCE(m->swap.max))
+			possible = false;
+	mem_cgroup_put(memcg);
+#endif
+	return possible;
+}
+
+/* Note, once, that mm's plaintext may have reached swap. */
+static void rc_note_swap(struct rc_mm *rc, struct mm_struct *mm)
+{
+	if (READ_ONCE(rc->swap_exposed) || !rc_swap_possible(mm))
+		return;
+	WRITE_ONCE(rc->swap_exposed, true);
+	pr_warn("pid %d: its memory cgroup may swap: plaintext pages can reach a swap device\n",
+		pid_nr(rc->pid));
+}
+
 static int rc_window_valid(u64 window)
 {
 	return window >= RAMCRYPT_MIN_WINDOW && window <= READ_ONCE(rc_max_window);
@@ -677,6 +722,7 @@ static int rc_protect_mm(struct mm_struct *mm, struct pid *tgid, u64 flags,
 	kref_get(&rc->ref);	/* an unprotect may race with the pass below */
 	mutex_unlock(&rc_procs_mutex);
 
+	rc_note_swap(rc, mm);
 	/* Everything present now is outside the (empty) window. */
 	rc_mm_update(rc, mm, true);
 	rc_mm_put(rc);
@@ -999,6 +1045,7 @@ static void rc_scan_fn(struct work_struct *work)
 			if (!READ_ONCE(rc->dead)) {
 				unsigned long n;
 
+				rc_note_swap(rc, mm);
 				mmap_read_lock(mm);
 				n = rc_mm_pass(rc, mm, 0, TASK_SIZE_MAX);
 				mmap_read_unlock(mm);
@@ -1119,7 +1166,13 @@ int rc_procs_protect(pid_t pid, u64 flags, u64 window)
 	mm = rc_target_mm(pid, &tgid);
 	if (IS_ERR(mm))
 		return PTR_ERR(mm);
-	ret = rc_protect_mm(mm, tgid, flags, window);
+	/*
+	 * Refuse what could not be kept: plaintext pages headed for swap. Inherited
+	 * protection (fork, exec) is never refused; the scanner flags it instead.
+	 */
+	ret = -EBUSY;
+	if (READ_ONCE(rc_allow_swap) || !rc_swap_possible(mm))
+		ret = rc_protect_mm(mm, tgid, flags, window);
 	put_pid(tgid);
 	mmput(mm);
 	return ret;
@@ -1234,6 +1287,9 @@ int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st)
 		st->state |= RAMCRYPT_PROC_INHERIT_EXEC;
 	if (atomic_long_read(&rc->st.degraded_events))
 		st->state |= RAMCRYPT_PROC_DEGRADED;
+	if (READ_ONCE(rc->swap_exposed))
+		st->state |= RAMCRYPT_PROC_SWAP;
+	st->swapped_pages = get_mm_counter(mm, MM_SWAPENTS);
 	/* Measured in the page table, not taken from the FIFO's bookkeeping. */
 	st->window_pages = plain;
 	st->encrypted_pages = cipher;
@@ -1277,8 +1333,11 @@ void rc_procs_status(struct ramcrypt_status *st)
 	st->encrypted_pages = rc_pages_in_use();
 	st->window_pages = 0;
 	rcu_read_lock();
-	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode)
+	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode) {
 		st->window_pages += READ_ONCE(rc->fifo_count);
+		if (READ_ONCE(rc->swap_exposed))
+			st->degraded |= RAMCRYPT_DEGRADED_SWAP;
+	}
 	rcu_read_unlock();
 	st->encryptions = atomic_long_read(&rc_pages_global.encryptions);
 	st->decryptions = atomic_long_read(&rc_pages_global.decryptions);

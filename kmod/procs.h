@@ -30,6 +30,7 @@ void rc_procs_status(struct ramcrypt_status *st);
 extern unsigned int rc_default_window;
 extern unsigned int rc_max_window;
 extern unsigned int rc_scan_interval_ms;
+extern unsigned int rc_allow_swap;	/* protect even where plaintext can swap */
 /* Re-arm the scanner after scan_interval_ms changed. */
 void rc_procs_scanner_kick(void);
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The page engine against the memory-management features a distro kernel turns on
- * (config/kernel-distro.config): KSM merging a protected process's pages, swap
- * pressure on zram, userfaultfd-registered ranges, and transparent huge pages in
+ * (config/kernel-distro.config): KSM merging a protected process's pages, the swap
+ * policy and swap pressure on zram, userfaultfd-registered ranges, and transparent huge pages in
  * `always` and `madvise` mode with khugepaged collapsing a protected range. Each
  * test checks the data and the window bound; none is skipped for a missing option
  * (the lanes' kernels have them all, and a missing one fails).
@@ -102,7 +102,8 @@ static struct knob knobs[] = {
 	{ THP "enabled" }, { THP "khugepaged/scan_sleep_millisecs" },
 	{ THP "khugepaged/pages_to_scan" }, { THP "khugepaged/max_ptes_swap" },
 	{ KSM "run" }, { KSM "sleep_millisecs" }, { KSM "pages_to_scan" },
-	{ "/proc/sys/ramcrypt/scan_interval_ms" },
+	{ "/proc/sys/ramcrypt/scan_interval_ms" }, { "/proc/sys/ramcrypt/allow_swap" },
+	{ "/proc/sys/ramcrypt/ciphertext_cap_pages" },
 };
 
 static void knobs_save(void)
@@ -226,38 +227,217 @@ TEST_F_TIMEOUT(mm, ksm_merged_then_protected, 300)
 }
 
 /*
- * Swap pressure: a protected process and an unprotected memory hog share a memory
- * cgroup smaller than their data, with zram swap on. Reclaim swaps out what it can
- * (the hog's pages, and the protected process's plaintext pages: ciphertext is not
- * on the LRU), and the protected process's pages come back through the swap cache
- * while its window evicts. Its data must stay intact, it must finish (no eviction
- * retrying a swap-cache page forever), and the bound must hold after.
+ * Swap. Ciphertext is device-private and never reclaimed; a protected process's
+ * plaintext pages (window, pinned, held back by the ciphertext cap) are ordinary
+ * anonymous pages. PROTECT refuses (EBUSY) a process whose memory cgroup may swap,
+ * unless sysctl allow_swap=1, which marks it RAMCRYPT_PROC_SWAP; a process that
+ * could swap later (swapon after protect) is marked by the scanner.
  */
-#define SWAP_PAGES 2048		/* the protected process: 8 MiB */
-#define HOG_PAGES (48 * 256)	/* the hog: 48 MiB in a 24 MiB cgroup */
-TEST_F_TIMEOUT(mm, swap_pressure_zram, 600)
-{
-	const char *cg = "/sys/fs/cgroup/rc-swap";
-	struct ramcrypt_proc_stats st;
-	int status, ready[2], go[2];
-	char c, size[32];
-	pid_t pid, hog;
-	long ms;
+#define CG		"/sys/fs/cgroup/rc-swap"
+#define SYSCTL		"/proc/sys/ramcrypt/"
 
-	ASSERT_EQ(0, read_file("/sys/block/zram0/disksize", size, sizeof(size)))
-		TH_LOG("no /dev/zram0 (CONFIG_ZRAM)");
-	ASSERT_STREQ("0", size) TH_LOG("zram0 is in use");
-	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK))
-		ASSERT_EQ(0, mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL));
-	ASSERT_EQ(0, write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory"));
-	rmdir(cg);
-	ASSERT_EQ(0, mkdir(cg, 0755));
-	ASSERT_EQ(0, write_file("/sys/block/zram0/disksize", "128M"));
-	ASSERT_EQ(0, system("mkswap /dev/zram0 >/dev/null"));
-	ASSERT_EQ(0, swapon("/dev/zram0", 0)) TH_LOG("swapon: %s", strerror(errno));
-	ASSERT_EQ(0, write_file("/sys/fs/cgroup/rc-swap/memory.max", "24M"));
-	ASSERT_EQ(0, pipe(ready));
-	ASSERT_EQ(0, pipe(go));
+/* zram swap of the given size on, cgroup2 with the memory controller for CG. */
+static int swap_setup(const char *size)
+{
+	char buf[32];
+
+	if (read_file("/sys/block/zram0/disksize", buf, sizeof(buf)) || strcmp(buf, "0"))
+		return -1;	/* no zram, or zram0 in use */
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) &&
+	    mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL))
+		return -1;
+	if (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
+		return -1;
+	rmdir(CG "/open"), rmdir(CG "/noswap"), rmdir(CG "/hog"), rmdir(CG);
+	if (mkdir(CG, 0755) || write_file(CG "/cgroup.subtree_control", "+memory") ||
+	    mkdir(CG "/open", 0755) || mkdir(CG "/noswap", 0755) || mkdir(CG "/hog", 0755) ||
+	    write_file(CG "/noswap/memory.swap.max", "0"))
+		return -1;
+	if (write_file("/sys/block/zram0/disksize", size) ||
+	    system("mkswap /dev/zram0 >/dev/null") || swapon("/dev/zram0", 0))
+		return -1;
+	return 0;
+}
+
+static void swap_teardown(void)
+{
+	swapoff("/dev/zram0");
+	rmdir(CG "/open"), rmdir(CG "/noswap"), rmdir(CG "/hog"), rmdir(CG);
+	for (int i = 0; i < 100 && write_file("/sys/block/zram0/reset", "1"); i++)
+		usleep(50 * 1000);
+}
+
+/*
+ * A process in cgroup cg holding npages of pattern seed, protected (window W) if
+ * asked. It reports PROTECT's result (1: not asked), waits for holder_stop() and
+ * exits 0 if its data is intact.
+ */
+struct holder {
+	pid_t pid;
+	int go;
+	int protect_ret;
+};
+
+static int holder_start(struct holder *h, int fd, const char *cg, uint64_t seed,
+			size_t npages, bool prot)
+{
+	int ready[2], go[2];
+
+	if (pipe(ready) || pipe(go))
+		return -1;
+	h->pid = fork();
+	if (h->pid < 0)
+		return -1;
+	if (h->pid == 0) {
+		uint64_t *buf = map_aligned(npages * PAGE);
+		char path[128], me[16], c;
+		int r = 1;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		snprintf(me, sizeof(me), "%d", getpid());
+		if (!buf || madvise(buf, npages * PAGE, MADV_NOHUGEPAGE) || write_file(path, me))
+			_exit(1);
+		fill(buf, npages, seed);
+		if (prot)
+			r = protect(fd, 0, 0, W);
+		if (write(ready[1], &r, sizeof(r)) != sizeof(r) || read(go[0], &c, 1) != 1)
+			_exit(3);
+		_exit(check(buf, npages, seed) ? 4 : 0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	h->go = go[1];
+	if (read(ready[0], &h->protect_ret, sizeof(int)) != sizeof(int))
+		h->protect_ret = -1000;
+	close(ready[0]);
+	return 0;
+}
+
+/* Let it check its data and exit: its wait status. */
+static int holder_stop(struct holder *h)
+{
+	int status = -1;
+
+	if (write(h->go, "g", 1) != 1 || waitpid(h->pid, &status, 0) != h->pid)
+		status = -1;
+	close(h->go);
+	return status;
+}
+
+static uint64_t proc_state(int fd, pid_t pid)
+{
+	struct ramcrypt_proc_stats st;
+
+	return proc_stats(fd, pid, &st) ? ~0ULL : st.state;
+}
+
+static uint64_t degraded_bits(int fd)
+{
+	struct ramcrypt_status st;
+
+	return get_status(fd, &st) ? ~0ULL : st.degraded;
+}
+
+TEST_F_TIMEOUT(mm, swap_refused_where_plaintext_could_swap, 300)
+{
+	struct holder open_, noswap, allowed, later;
+	long t0;
+
+	ASSERT_EQ(0, swap_setup("32M")) TH_LOG("zram swap or cgroup2 setup failed");
+	/* The cgroup may swap: refused. */
+	ASSERT_EQ(0, holder_start(&open_, self->fd, CG "/open", 51, 64, true));
+	EXPECT_EQ(-EBUSY, open_.protect_ret);
+	EXPECT_EQ(0, holder_stop(&open_));
+	/* memory.swap.max = 0: protected, and not marked. */
+	ASSERT_EQ(0, holder_start(&noswap, self->fd, CG "/noswap", 52, 64, true));
+	EXPECT_EQ(0, noswap.protect_ret);
+	EXPECT_EQ(0, proc_state(self->fd, noswap.pid) & RAMCRYPT_PROC_SWAP);
+	EXPECT_EQ(0, degraded_bits(self->fd) & RAMCRYPT_DEGRADED_SWAP);
+	/* allow_swap=1: protected, marked, and the module says so. */
+	ASSERT_EQ(0, write_file(SYSCTL "allow_swap", "1"));
+	ASSERT_EQ(0, holder_start(&allowed, self->fd, CG "/open", 53, 64, true));
+	ASSERT_EQ(0, write_file(SYSCTL "allow_swap", "0"));
+	EXPECT_EQ(0, allowed.protect_ret);
+	EXPECT_EQ(RAMCRYPT_PROC_SWAP, proc_state(self->fd, allowed.pid) & RAMCRYPT_PROC_SWAP);
+	EXPECT_EQ(RAMCRYPT_DEGRADED_SWAP, degraded_bits(self->fd) & RAMCRYPT_DEGRADED_SWAP);
+	EXPECT_EQ(0, holder_stop(&allowed));
+	t0 = now_ms();
+	while ((degraded_bits(self->fd) & RAMCRYPT_DEGRADED_SWAP) && now_ms() - t0 < 2000)
+		usleep(20 * 1000);
+	EXPECT_EQ(0, degraded_bits(self->fd) & RAMCRYPT_DEGRADED_SWAP) TH_LOG("the mark outlived the process");
+	/* No swap at protect, swap turned on after: the scanner marks it. */
+	ASSERT_EQ(0, swapoff("/dev/zram0"));
+	ASSERT_EQ(0, holder_start(&later, self->fd, CG "/open", 54, 64, true));
+	EXPECT_EQ(0, later.protect_ret);
+	EXPECT_EQ(0, proc_state(self->fd, later.pid) & RAMCRYPT_PROC_SWAP);
+	ASSERT_EQ(0, swapon("/dev/zram0", 0));
+	t0 = now_ms();
+	while (!(proc_state(self->fd, later.pid) & RAMCRYPT_PROC_SWAP) && now_ms() - t0 < 5000)
+		usleep(20 * 1000);
+	TH_LOG("swapon after protect marked after %ld ms (scan_interval_ms 100)", now_ms() - t0);
+	EXPECT_EQ(RAMCRYPT_PROC_SWAP, proc_state(self->fd, later.pid) & RAMCRYPT_PROC_SWAP);
+	EXPECT_EQ(0, proc_state(self->fd, noswap.pid) & RAMCRYPT_PROC_SWAP);
+	EXPECT_EQ(0, holder_stop(&later));
+	EXPECT_EQ(0, holder_stop(&noswap));
+	swap_teardown();
+}
+
+/* Pages of the swap device (read past the page cache) that hold each seed's pattern. */
+static int swap_count(const uint64_t *seeds, long *found, int n)
+{
+	int fd = open("/dev/zram0", O_RDONLY | O_DIRECT | O_CLOEXEC);
+	size_t chunk = 256 * PAGE;
+	uint64_t *buf = NULL;
+	ssize_t r;
+
+	memset(found, 0, n * sizeof(*found));
+	if (fd < 0 || posix_memalign((void **)&buf, PAGE, chunk))
+		return -1;
+	while ((r = read(fd, buf, chunk)) > 0)
+		for (size_t p = 0; p < (size_t)r / PAGE; p++)
+			for (int k = 0; k < n; k++)
+				found[k] += buf[p * PAGE / 8] == pattern(seeds[k], 0, 0);
+	free(buf);
+	close(fd);
+	return r < 0 ? -1 : 0;
+}
+
+/*
+ * Under memory pressure with zram swap, nothing of a protected process reaches the
+ * swap device, while in the same boot pages of an unprotected process and of a
+ * process protected with allow_swap=1 do (so the search can find them, and it is
+ * the cgroup rule, not chance, that keeps them out). Most pages of both protected
+ * processes stay plaintext (the ciphertext cap is full), the most a swap device
+ * could take. The siblings share CG's 24 MiB with a 48 MiB hog. Then the cap is
+ * lifted, and the allow_swap process reads its pages back through the swap cache
+ * while its window evicts: it must finish with its data intact.
+ */
+#define SW_PAGES 1024		/* each holder: 4 MiB */
+#define HOG_PAGES (48 * 256)	/* the hog: 48 MiB */
+TEST_F_TIMEOUT(mm, swap_pressure_keeps_plaintext_out, 600)
+{
+	uint64_t seeds[3] = { 61, 62, 63 };	/* protected, allow_swap, unprotected */
+	struct ramcrypt_status gs;
+	struct holder prot, allowed, plain;
+	char cap[32], cap0[32];
+	long found[3];
+	int status;
+	pid_t hog;
+
+	ASSERT_EQ(0, swap_setup("128M")) TH_LOG("zram swap or cgroup2 setup failed");
+	ASSERT_EQ(0, read_file(SYSCTL "ciphertext_cap_pages", cap0, sizeof(cap0)));
+	ASSERT_EQ(0, get_status(self->fd, &gs));
+	snprintf(cap, sizeof(cap), "%llu", (unsigned long long)gs.encrypted_pages + 64);
+	ASSERT_EQ(0, write_file(SYSCTL "ciphertext_cap_pages", cap));
+	ASSERT_EQ(0, write_file(CG "/memory.max", "24M"));
+
+	ASSERT_EQ(0, holder_start(&prot, self->fd, CG "/noswap", seeds[0], SW_PAGES, true));
+	ASSERT_EQ(0, prot.protect_ret);
+	ASSERT_EQ(0, write_file(SYSCTL "allow_swap", "1"));
+	ASSERT_EQ(0, holder_start(&allowed, self->fd, CG "/open", seeds[1], SW_PAGES, true));
+	ASSERT_EQ(0, write_file(SYSCTL "allow_swap", "0"));
+	ASSERT_EQ(0, allowed.protect_ret);
+	ASSERT_EQ(0, holder_start(&plain, self->fd, CG "/open", seeds[2], SW_PAGES, false));
 
 	hog = fork();
 	ASSERT_LE(0, hog);
@@ -266,48 +446,30 @@ TEST_F_TIMEOUT(mm, swap_pressure_zram, 600)
 		char me[16];
 
 		snprintf(me, sizeof(me), "%d", getpid());
-		if (!h || write_file("/sys/fs/cgroup/rc-swap/cgroup.procs", me))
+		if (!h || write_file(CG "/hog/cgroup.procs", me))
 			_exit(1);
-		for (;;)	/* keeps reclaim busy until killed */
-			fill(h, HOG_PAGES, 42);
+		for (int round = 0; round < 3; round++)
+			fill(h, HOG_PAGES, 64);
+		_exit(0);
 	}
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		uint64_t *buf = map_aligned(SWAP_PAGES * PAGE);
-		size_t i, round;
-		char me[16];
+	ASSERT_EQ(hog, waitpid(hog, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("hog status %#x", status);
 
-		snprintf(me, sizeof(me), "%d", getpid());
-		if (!buf || madvise(buf, SWAP_PAGES * PAGE, MADV_NOHUGEPAGE) ||
-		    write_file("/sys/fs/cgroup/rc-swap/cgroup.procs", me) ||
-		    protect(self->fd, 0, 0, W))
-			_exit(1);
-		fill(buf, SWAP_PAGES, 41);
-		for (round = 0; round < 3; round++)
-			for (i = 0; i < SWAP_PAGES; i++)
-				if (buf[i * PAGE / 8 + 1] != i)
-					_exit(2);
-		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
-			_exit(3);
-		_exit(check(buf, SWAP_PAGES, 41) ? 4 : 0);
-	}
-	ASSERT_EQ(1, read(ready[0], &c, 1));
-	ms = wait_bound(self->fd, pid, &st, 10000);
-	TH_LOG("plaintext %llu encrypted %llu pinned %llu degraded %llu (bound after %ld ms); swap in use %lld kB",
-	       st.window_pages, st.encrypted_pages, st.skipped_pinned, st.degraded_events, ms,
-	       read_ll("/sys/fs/cgroup/rc-swap/memory.swap.current") / 1024);
-	EXPECT_LE(0, ms);
-	EXPECT_GT(read_ll("/sys/fs/cgroup/rc-swap/memory.swap.current"), 0) TH_LOG("no swapping happened");
-	ASSERT_EQ(1, write(go[1], "g", 1));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("child status %#x", status);
-	kill(hog, SIGKILL);
-	waitpid(hog, NULL, 0);
-	EXPECT_EQ(0, swapoff("/dev/zram0"));
-	rmdir(cg);
-	for (int i = 0; i < 100 && write_file("/sys/block/zram0/reset", "1"); i++)
-		usleep(50 * 1000);
+	ASSERT_EQ(0, swap_count(seeds, found, 3));
+	TH_LOG("pages on the swap device: protected %ld, protected with allow_swap %ld, unprotected %ld; "
+	       "swap in use: noswap %lld kB, open %lld kB",
+	       found[0], found[1], found[2], read_ll(CG "/noswap/memory.swap.current") / 1024,
+	       read_ll(CG "/open/memory.swap.current") / 1024);
+	EXPECT_EQ(0, found[0]);
+	EXPECT_LT(0, found[1]) TH_LOG("a protected process that may swap had no page swapped");
+	EXPECT_LT(0, found[2]) TH_LOG("the unprotected process had no page swapped: no pressure?");
+	EXPECT_EQ(0, proc_state(self->fd, prot.pid) & RAMCRYPT_PROC_SWAP);
+
+	ASSERT_EQ(0, write_file(SYSCTL "ciphertext_cap_pages", cap0));
+	EXPECT_EQ(0, holder_stop(&allowed)) TH_LOG("the allow_swap process, reading back");
+	EXPECT_EQ(0, holder_stop(&prot));
+	EXPECT_EQ(0, holder_stop(&plain));
+	swap_teardown();
 }
 
 /*

@@ -36,6 +36,7 @@ const std::vector<std::string> does_not_protect = {
 };
 const std::vector<std::string> notes = {
 	"protected processes are non-dumpable: no core dumps, no ptrace by the same user",
+	"protection is refused where plaintext pages could be swapped (sysctl ramcrypt.allow_swap)",
 };
 
 struct Cause {
@@ -54,6 +55,8 @@ const Cause degraded_causes[] = {
 	  "not all breakpoint slots are reserved: a debugger can overwrite the key", true },
 	{ RAMCRYPT_DEGRADED_KVM, "kvm",
 	  "KVM is present (allow_kvm=1): a VM that uses debug registers wipes the key", true },
+	{ RAMCRYPT_DEGRADED_SWAP, "swap",
+	  "a protected process could swap: its plaintext pages may be on a swap device", false },
 };
 
 std::string error_text(int error)
@@ -66,6 +69,17 @@ std::string error_text(int error)
 void report(Env &env, const std::string &subject, int error)
 {
 	env.err << "ramcrypt: " << subject << ": " << error_text(error) << '\n';
+}
+
+// PROTECT's EBUSY: the module refuses a process whose plaintext could be swapped.
+void report_protect(Env &env, const std::string &subject, int error)
+{
+	if (error != EBUSY)
+		return report(env, subject, error);
+	env.err << "ramcrypt: " << subject
+		<< ": swap is on and the process's memory cgroup may use it: its plaintext pages could be swapped\n"
+		<< "ramcrypt: run it in a cgroup with memory.swap.max=0 (systemd: MemorySwapMax=0), turn swap off,"
+		   " or accept the risk with sysctl ramcrypt.allow_swap=1\n";
 }
 
 bool module_loaded(const Env &env)
@@ -293,7 +307,7 @@ int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &comm
 	p.flags = RAMCRYPT_PROTECT_INHERIT_EXEC;
 	p.window = window;
 	if (int e = dev->protect(p)) {
-		report(env, "run", e);
+		report_protect(env, "run", e);
 		return exit_run_failed;
 	}
 	// Protected now: the secrets are unsealed into this process's protected memory.
@@ -328,7 +342,7 @@ int cmd_protect(Env &env, const std::vector<pid_t> &pids, std::uint64_t window, 
 		p.flags = inherit_exec ? RAMCRYPT_PROTECT_INHERIT_EXEC : 0;
 		p.window = window;
 		if (int e = dev->protect(p)) {
-			report(env, "protect " + std::to_string(pid), e);
+			report_protect(env, "protect " + std::to_string(pid), e);
 			status = exit_failure;
 		}
 	}
@@ -385,7 +399,8 @@ int cmd_ps(Env &env, bool json)
 	Table table({ { "PID", true }, { "WINDOW", true }, { "PLAIN", true },
 		      { "ENCRYPTED", true }, { "FAULTS", true }, { "ENCRYPTIONS", true },
 		      { "DECRYPTIONS", true }, { "SCANNED", true }, { "PINNED", true },
-		      { "NOMEM", true }, { "FLAGS", false }, { "COMMAND", false } });
+		      { "NOMEM", true }, { "SWAPPED", true }, { "FLAGS", false },
+		      { "COMMAND", false } });
 	int status = 0;
 	for (__u64 pid : pids) {
 		ramcrypt_proc_stats st = {};
@@ -401,6 +416,7 @@ int cmd_ps(Env &env, bool json)
 		std::string comm = read_line_file(env.procfs + "/" + std::to_string(pid) + "/comm", ok);
 		bool inherit = st.state & RAMCRYPT_PROC_INHERIT_EXEC;
 		bool degraded = st.state & RAMCRYPT_PROC_DEGRADED;
+		bool swap = st.state & RAMCRYPT_PROC_SWAP;
 
 		if (json) {
 			JsonObject o;
@@ -415,20 +431,24 @@ int cmd_ps(Env &env, bool json)
 				.number("scanner_pages", st.scanner_pages)
 				.number("skipped_pinned", st.skipped_pinned)
 				.number("degraded_events", st.degraded_events)
+				.number("swapped_pages", st.swapped_pages)
 				.boolean("inherit_exec", inherit)
-				.boolean("degraded", degraded);
+				.boolean("degraded", degraded)
+				.boolean("swap", swap);
 			env.out << o.str() << '\n';
 			continue;
 		}
 		std::string flags = inherit ? "inherit-exec" : "";
 		if (degraded)
 			flags += flags.empty() ? "degraded" : ",degraded";
+		if (swap)
+			flags += flags.empty() ? "swap" : ",swap";
 		table.add_row({ std::to_string(pid), std::to_string(st.window),
 				std::to_string(st.window_pages), std::to_string(st.encrypted_pages),
 				std::to_string(st.faults), std::to_string(st.encryptions),
 				std::to_string(st.decryptions), std::to_string(st.scanner_pages),
 				std::to_string(st.skipped_pinned), std::to_string(st.degraded_events),
-				flags.empty() ? "-" : flags, ok ? comm : "?" });
+				std::to_string(st.swapped_pages), flags.empty() ? "-" : flags, ok ? comm : "?" });
 	}
 	if (!json)
 		table.print(env.out);

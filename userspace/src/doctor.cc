@@ -325,11 +325,17 @@ Check swap(const HostFacts &host)
 	std::string state = "on:";
 	for (const auto &s : host.swaps)
 		state += " " + s;
-	return { "swap", state + zswap, Result::weak,
-		 "the plaintext pages of a window can be swapped out (or compressed by zram/zswap) "
-		 "and stay readable there",
-		 "swapoff -a and remove swap from /etc/fstab, or swap only to dm-crypt with a "
-		 "random key (/etc/crypttab: swap /dev/urandom, option swap)" };
+	if (host.allow_swap.value_or(false))
+		return { "swap", state + zswap + "; allow_swap=1", Result::weak,
+			 "processes whose memory cgroup may swap are protected anyway: their plaintext "
+			 "pages (window, pinned) can be swapped out (or compressed by zram/zswap) and "
+			 "stay readable there",
+			 "sysctl ramcrypt.allow_swap=0, and run protected services with MemorySwapMax=0" };
+	return { "swap", state + zswap, Result::info,
+		 "ramcrypt protects only processes whose memory cgroup cannot swap "
+		 "(memory.swap.max=0); it refuses the others",
+		 "run protected services with MemorySwapMax=0 (systemd) or in a cgroup with "
+		 "memory.swap.max=0; or swapoff -a and remove swap from /etc/fstab" };
 }
 
 Check init_on_free(const KernelConfig &config, const HostFacts &host)
@@ -504,6 +510,8 @@ HostFacts read_host_facts(const Env &env)
 	}
 	if (auto s = read_trimmed(env.sysfs + "/module/zswap/parameters/enabled"))
 		h.zswap = *s == "Y";
+	if (auto s = read_trimmed(env.procfs + "/sys/ramcrypt/allow_swap"))
+		h.allow_swap = *s == "1";
 	h.cmdline = read_trimmed(env.procfs + "/cmdline");
 	if (auto s = read_trimmed(env.procfs + "/sys/kernel/perf_event_paranoid")) {
 		try {

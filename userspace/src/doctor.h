@@ -40,6 +40,7 @@ struct HostFacts {
 	bool kvm_device = false;		// /dev/kvm: guests can run
 	std::vector<std::string> swaps;		// active swap areas
 	std::optional<bool> zswap;
+	std::optional<bool> allow_swap;	// /proc/sys/ramcrypt/allow_swap (module loaded)
 	std::optional<std::string> cmdline;
 	std::optional<long> perf_event_paranoid;
 	std::optional<std::set<std::string>> cpu_flags;

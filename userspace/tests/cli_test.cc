@@ -250,6 +250,22 @@ TEST_F(CliTest, ProtectReportsEachFailureAndGoesOn)
 	EXPECT_EQ(mod_.protects[0].pid, 43u);
 }
 
+// The module refuses (EBUSY) a process whose plaintext could be swapped: say why and
+// what to do, for protect and for run.
+TEST_F(CliTest, ProtectRefusedForSwapSaysWhatToDo)
+{
+	mod_.pid_errors[4242] = EBUSY;
+	EXPECT_EQ(run({ "protect", "4242" }), 1);
+	EXPECT_EQ(err_.str(),
+		  "ramcrypt: protect 4242: swap is on and the process's memory cgroup may use it: its plaintext pages could be swapped\n"
+		  "ramcrypt: run it in a cgroup with memory.swap.max=0 (systemd: MemorySwapMax=0), turn swap off,"
+		  " or accept the risk with sysctl ramcrypt.allow_swap=1\n");
+	err_.str("");
+	mod_.errors["protect"] = EBUSY;
+	EXPECT_EQ(run({ "run", "--", "true" }), 125);
+	EXPECT_EQ(err_.str().rfind("ramcrypt: run: swap is on", 0), 0u) << err_.str();
+}
+
 TEST_F(CliTest, UnsupportedIoctlIsNamed)
 {
 	for (int e : { ENOTTY, EOPNOTSUPP }) {
@@ -430,9 +446,9 @@ TEST_F(CliTest, PsTable)
 	mod_.procs[1].state |= RAMCRYPT_PROC_DEGRADED;
 	EXPECT_EQ(run({ "ps" }), 0);
 	EXPECT_EQ(out_.str(),
-		  " PID  WINDOW  PLAIN  ENCRYPTED  FAULTS  ENCRYPTIONS  DECRYPTIONS  SCANNED  PINNED  NOMEM  FLAGS                  COMMAND\n"
-		  "  99       4      3        120    5000         4000         3900        7       1      0  inherit-exec,degraded  nginx worker\n"
-		  "1234       4      3        120    5000         4000         3900        7       1      0  inherit-exec           vault\n");
+		  " PID  WINDOW  PLAIN  ENCRYPTED  FAULTS  ENCRYPTIONS  DECRYPTIONS  SCANNED  PINNED  NOMEM  SWAPPED  FLAGS                  COMMAND\n"
+		  "  99       4      3        120    5000         4000         3900        7       1      0        0  inherit-exec,degraded  nginx worker\n"
+		  "1234       4      3        120    5000         4000         3900        7       1      0        0  inherit-exec           vault\n");
 	EXPECT_EQ(mod_.opens, std::vector<Access>{ Access::read });
 }
 
@@ -443,8 +459,17 @@ TEST_F(CliTest, PsJsonHasStableKeys)
 	EXPECT_EQ(out_.str(),
 		  "{\"pid\":1234,\"command\":\"vault\",\"window\":4,\"window_pages\":3,"
 		  "\"encrypted_pages\":120,\"faults\":5000,\"encryptions\":4000,\"decryptions\":3900,"
-		  "\"scanner_pages\":7,\"skipped_pinned\":1,\"degraded_events\":0,"
-		  "\"inherit_exec\":true,\"degraded\":false}\n");
+		  "\"scanner_pages\":7,\"skipped_pinned\":1,\"degraded_events\":0,\"swapped_pages\":0,"
+		  "\"inherit_exec\":true,\"degraded\":false,\"swap\":false}\n");
+}
+
+TEST_F(CliTest, PsShowsSwap)
+{
+	mod_.procs = { proc(1234, "vault") };
+	mod_.procs[0].state = RAMCRYPT_PROC_SWAP;
+	mod_.procs[0].swapped_pages = 17;
+	EXPECT_EQ(run({ "ps" }), 0);
+	EXPECT_NE(out_.str().find("      0       17  swap   vault\n"), std::string::npos) << out_.str();
 }
 
 TEST_F(CliTest, PsNeutralizesProcessNames)
@@ -604,6 +629,17 @@ TEST_F(CliTest, StatusDegraded)
 				  "  - unknown degraded bits 0x400\n"),
 		  std::string::npos)
 		<< out_.str();
+}
+
+TEST_F(CliTest, StatusNamesSwap)
+{
+	healthy_status();
+	mod_.status.degraded = RAMCRYPT_DEGRADED_SWAP;
+	EXPECT_EQ(run({ "status", "--json" }), 1);
+	EXPECT_NE(out_.str().find("\"degraded\":[\"swap\"],\"healthy\":false"), std::string::npos) << out_.str();
+	EXPECT_EQ(run({ "status" }), 1);
+	EXPECT_NE(out_.str().find("  - a protected process could swap: its plaintext pages may be on a swap device\n"),
+		  std::string::npos) << out_.str();
 }
 
 TEST_F(CliTest, StatusWithoutKeyIsNotHealthy)

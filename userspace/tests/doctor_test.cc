@@ -313,6 +313,7 @@ TEST_F(DoctorHostTest, BootConfig)
 TEST_F(DoctorHostTest, ConfigWithHost)
 {
 	file("proc/swaps", "Filename Type Size Used Priority\n/dev/zram0 partition 1000 0 100\n");
+	file("proc/sys/ramcrypt/allow_swap", "1\n");
 	EXPECT_EQ(run({ "--config", test_61 }), 2);
 	EXPECT_TRUE(out_.str().starts_with("kernel config: " + test_61 + "\n"));
 	EXPECT_EQ(result_of(out_.str(), "swap"), "weak");
@@ -341,10 +342,16 @@ TEST_F(DoctorHostTest, Swap)
 	EXPECT_NE(out_.str().find("off; zswap on"), std::string::npos);
 	file("proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 1048572 0 -2\n"
 			   "/dev/zram0 partition 4096 0 100\n");
-	EXPECT_EQ(doctor(), 2);
+	// Swap on: protect refuses processes that could swap; information, not weakness.
+	EXPECT_EQ(doctor(), 0);
 	EXPECT_NE(out_.str().find("on: /swapfile /dev/zram0; zswap on"), std::string::npos);
+	EXPECT_EQ(result_of(out_.str(), "swap"), "info");
+	EXPECT_NE(out_.str().find("MemorySwapMax=0"), std::string::npos);
+	// allow_swap=1: such processes are protected with their plaintext swappable.
+	file("proc/sys/ramcrypt/allow_swap", "1\n");
+	EXPECT_EQ(doctor(), 2);
 	EXPECT_EQ(result_of(out_.str(), "swap"), "weak");
-	EXPECT_NE(out_.str().find("to do: swapoff -a"), std::string::npos);
+	EXPECT_NE(out_.str().find("to do: sysctl ramcrypt.allow_swap=0"), std::string::npos);
 }
 
 TEST_F(DoctorHostTest, InitOnFree)

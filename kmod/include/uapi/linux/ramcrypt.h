@@ -14,7 +14,7 @@
 #include <linux/types.h>
 
 #define RAMCRYPT_DEVICE		"/dev/ramcrypt"
-#define RAMCRYPT_ABI_VERSION	2	/* 2: SEAL, UNSEAL */
+#define RAMCRYPT_ABI_VERSION	3	/* 2: SEAL, UNSEAL; 3: swap state */
 #define RAMCRYPT_IOC_MAGIC	0xE7
 
 /*
@@ -51,6 +51,7 @@ struct ramcrypt_window {
 /* ramcrypt_proc_stats.state bits */
 #define RAMCRYPT_PROC_INHERIT_EXEC	(1ULL << 0)
 #define RAMCRYPT_PROC_DEGRADED		(1ULL << 1)	/* a page had to stay plaintext */
+#define RAMCRYPT_PROC_SWAP		(1ULL << 2)	/* could swap since protect: plaintext may be on a swap device */
 
 struct ramcrypt_proc_stats {
 	__u64 pid;		/* in: process, 0 = caller */
@@ -64,7 +65,8 @@ struct ramcrypt_proc_stats {
 	__u64 scanner_pages;	/* out: pages the background scanner found */
 	__u64 skipped_pinned;	/* out: pages that could not migrate (pinned) */
 	__u64 degraded_events;	/* out: pages left plaintext for lack of memory */
-	__u64 reserved[5];
+	__u64 swapped_pages;	/* out: pages on a swap device now (ABI 3) */
+	__u64 reserved[4];
 };
 
 struct ramcrypt_list {
@@ -83,6 +85,7 @@ struct ramcrypt_list {
 #define RAMCRYPT_DEGRADED_NOMEM		(1ULL << 2)	/* pages left plaintext (memory) */
 #define RAMCRYPT_DEGRADED_SLOTS		(1ULL << 3)	/* breakpoint slots not all reserved */
 #define RAMCRYPT_DEGRADED_KVM		(1ULL << 4)	/* KVM present (allow_kvm=1): a VM can wipe the key */
+#define RAMCRYPT_DEGRADED_SWAP		(1ULL << 5)	/* a protected process could swap (RAMCRYPT_PROC_SWAP) */
 
 struct ramcrypt_status {
 	__u64 key_source;	/* out: RAMCRYPT_KEY_* */
