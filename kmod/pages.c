@@ -350,7 +350,7 @@ bool rc_pages_vma_eligible(struct vm_area_struct *vma)
 	return vma_is_anonymous(vma) || vma->anon_vma;
 }
 
-/* ---- encryption ---- */
+/* ---- wiping at exit ---- */
 
 /* Zero a plaintext page before it goes back to the allocator. */
 static void rc_wipe_page(struct page *page)
@@ -360,6 +360,58 @@ static void rc_wipe_page(struct page *page)
 	rc_cipher_wipe_page(p);
 	kunmap_local(p);
 }
+
+
+struct rc_wipe {
+	struct mm_struct *mm;
+	unsigned long wiped, left;
+};
+
+/*
+ * The walk hands out pfns without references: GUP takes the page mapped at addr
+ * now, with one. Only a page this mm alone can see is zeroed: not a COW page shared
+ * with a fork child, a KSM page, a page in the swap cache (another mm's swap entry
+ * may still lead to it), a large folio (6.12 only estimates its sharing) or a
+ * pinned page; those are counted as left.
+ */
+static bool rc_wipe_fn(enum rc_kind kind, unsigned long addr, unsigned long nr,
+		       struct page *unused, void *arg)
+{
+	struct rc_wipe *w = arg;
+	struct page *page;
+
+	if (kind != RC_PLAIN)
+		return false;
+	for (; nr; nr--, addr += PAGE_SIZE) {
+		struct folio *folio;
+
+		if (rc_get_user_page_remote(w->mm, addr, FOLL_FORCE | FOLL_NOFAULT, &page) != 1)
+			continue;
+		folio = page_folio(page);
+		if (!folio_test_anon(folio) || folio_test_large(folio) ||
+		    folio_test_ksm(folio) || folio_test_swapcache(folio) ||
+		    rc_page_shared(page) || folio_maybe_dma_pinned(folio)) {
+			w->left++;
+		} else {
+			rc_wipe_page(page);
+			w->wiped++;
+		}
+		put_page(page);
+	}
+	return false;
+}
+
+void rc_pages_wipe(struct vm_area_struct *vma, unsigned long *wiped,
+		   unsigned long *left)
+{
+	struct rc_wipe w = { .mm = vma->vm_mm };
+
+	rc_walk(vma, vma->vm_start, vma->vm_end, rc_wipe_fn, &w);
+	*wiped += w.wiped;
+	*left += w.left;
+}
+
+/* ---- encryption ---- */
 
 /*
  * Plaintext pages of this batch that another mm maps too (COW after fork, KSM).
@@ -629,6 +681,7 @@ static int rc_decrypt_batch(struct migrate_vma *args, bool nofail)
 		rc_prof_add(RC_PROF_M2R_CIPHER, t0);
 		if (err) {
 			if (!nofail) {
+				clear_highpage(dpage);	/* whatever the cipher left */
 				unlock_page(dpage);
 				put_page(dpage);
 				ret = err;

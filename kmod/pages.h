@@ -18,6 +18,7 @@ struct rc_pstats {
 	atomic_long_t scanner_pages;
 	atomic_long_t skipped_pinned;
 	atomic_long_t degraded_events;
+	atomic_long_t wiped_at_exit;
 };
 
 extern struct rc_pstats rc_pages_global;
@@ -27,6 +28,13 @@ extern unsigned long rc_pages_cap;
 
 int rc_pages_init(void);
 void rc_pages_uninit(void);
+
+/*
+ * The mm of vma has no users left: zero the plaintext pages only it maps, before
+ * they go back to the allocator. Adds to *wiped, and to *left those it must leave.
+ */
+void rc_pages_wipe(struct vm_area_struct *vma, unsigned long *wiped,
+		   unsigned long *left);
 
 /* May pages of this VMA be encrypted? (private, not special, not hugetlb) */
 bool rc_pages_vma_eligible(struct vm_area_struct *vma);

@@ -958,6 +958,29 @@ static void rc_probe_exit(void *data, struct task_struct *p)
 }
 
 /*
+ * Zero the plaintext pages of a mm whose last user is gone (exit, or the old mm
+ * of an execve): without init_on_free they would go back to the page allocator as
+ * they are, readable in RAM until reused.
+ */
+static void rc_wipe_mm(struct mm_struct *mm)
+{
+	unsigned long addr = 0, wiped = 0, left = 0;
+	struct vm_area_struct *vma;
+
+	mmap_read_lock(mm);
+	while ((vma = find_vma(mm, addr))) {
+		addr = vma->vm_end;
+		if (rc_pages_vma_eligible(vma))
+			rc_pages_wipe(vma, &wiped, &left);
+	}
+	mmap_read_unlock(mm);
+	atomic_long_add(wiped, &rc_pages_global.wiped_at_exit);
+	if (left)
+		pr_debug("exit: %lu plaintext pages wiped, %lu shared or pinned left\n",
+			 wiped, left);
+}
+
+/*
  * The mm is being torn down (exit_mmap, before the page tables go). No mmap_lock
  * is held; we may sleep. If this is execve replacing a protected mm with inherit,
  * remember it for rc_probe_exec.
@@ -971,6 +994,9 @@ static void rc_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 
 	if (!rc_mm_unhash(rc))
 		return;
+	/* exit_mmap(), never mmu_notifier_unregister() (we use put): no users left. */
+	if (!atomic_read(&mm->mm_users))
+		rc_wipe_mm(mm);
 	if (!(rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC))
 		goto out;
 	/*
@@ -1344,6 +1370,8 @@ void rc_procs_status(struct ramcrypt_status *st)
 	st->scanner_passes = atomic_long_read(&rc_scanner_passes);
 	st->skipped_pinned = atomic_long_read(&rc_pages_global.skipped_pinned);
 	st->degraded_events = atomic_long_read(&rc_pages_global.degraded_events);
+	st->wiped_at_exit = atomic_long_read(&rc_pages_global.wiped_at_exit);
+	st->init_on_free = want_init_on_free();
 	if (st->degraded_events)
 		st->degraded |= RAMCRYPT_DEGRADED_NOMEM;
 }

@@ -604,6 +604,79 @@ TEST_F_TIMEOUT(pages, physical_memory_protect_later, 300)
 	}
 }
 
+/*
+ * A protected process exits holding plaintext pages: its window, and pages the
+ * ciphertext cap kept plaintext (most of them, the cap being nearly full). The
+ * module zeroes them as the mm goes: none of its pattern may be in RAM once it is
+ * reaped. The control, in the same run: an unprotected process's pages stay in RAM
+ * after it exits, unless the kernel zeroes every freed page (init_on_free).
+ */
+TEST_F_TIMEOUT(pages, exit_wipes_plaintext, 300)
+{
+	const char *capf = "/proc/sys/ramcrypt/ciphertext_cap_pages";
+	struct ramcrypt_status gs;
+	char cap0[32], cap[32];
+
+	memset(ram_buf, 0, sizeof(ram_buf));	/* see physical_memory */
+	ASSERT_EQ(0, read_file(capf, cap0, sizeof(cap0)));
+	for (int prot = 1; prot >= 0; prot--) {
+		uint64_t seed = 0x5000 + (uint64_t)getpid() * 2 + prot;
+		struct ramcrypt_proc_stats st;
+		int ready[2], go[2], status, tries;
+		long found;
+		pid_t pid;
+		char c;
+
+		ASSERT_EQ(0, get_status(self->fd, &gs));
+		snprintf(cap, sizeof(cap), "%llu", (unsigned long long)gs.encrypted_pages + 64);
+		ASSERT_EQ(0, write_file(capf, cap));
+		ASSERT_EQ(0, pipe(ready));
+		ASSERT_EQ(0, pipe(go));
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			uint64_t *buf = map_pages(NPAGES);
+
+			if (!buf || (prot && protect(self->fd, 0, 0, self->window)))
+				_exit(1);
+			fill(buf, NPAGES, seed);
+			if (check(buf, NPAGES, seed))
+				_exit(3);
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+				_exit(2);
+			_exit(0);	/* with every page still mapped */
+		}
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+		if (prot) {
+			ASSERT_EQ(0, proc_stats(self->fd, pid, &st));
+			TH_LOG("before exit: %llu plaintext, %llu encrypted pages",
+			       st.window_pages, st.encrypted_pages);
+			EXPECT_GT(st.window_pages, NPAGES / 2) TH_LOG("the cap did not keep pages plaintext");
+		}
+		ASSERT_EQ(1, write(go[1], "g", 1));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_EQ(0, WEXITSTATUS(status));
+		ASSERT_EQ(0, write_file(capf, cap0));
+		/* The last mmput() may come from the scanner, a moment later. */
+		for (tries = 0; tries < 50; tries++) {
+			ASSERT_EQ(0, get_status(self->fd, &gs));
+			if (!gs.protected_procs)
+				break;
+			usleep(100 * 1000);
+		}
+		found = count_in_ram(seed);
+		TH_LOG("%s, exited: pattern found in %ld of %d pages (wiped at exit so far %llu, init_on_free %llu)",
+		       prot ? "protected" : "unprotected", found, NPAGES,
+		       gs.wiped_at_exit, gs.init_on_free);
+		if (prot) {
+			EXPECT_EQ(0, found);
+		} else if (!gs.init_on_free) {
+			EXPECT_GE(found, NPAGES / 2) TH_LOG("control: freed pages were not found");
+		}
+		close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
+	}
+}
+
 TEST_F_TIMEOUT(pages, exit_teardown, 600)
 {
 	struct ramcrypt_status st;

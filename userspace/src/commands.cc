@@ -504,6 +504,9 @@ int cmd_status(Env &env, bool json)
 				.number("skipped_pinned", st.skipped_pinned)
 				.number("degraded_events", st.degraded_events)
 				.number("key_heals", st.key_heals);
+			if (v.abi >= 3)
+				o.number("wiped_at_exit", st.wiped_at_exit)
+					.boolean("init_on_free", st.init_on_free);
 		}
 		o.object("sysctl", sysctl_json(sysctls))
 			.strings("protects", protects)
@@ -537,6 +540,14 @@ int cmd_status(Env &env, bool json)
 			print_field(env, "pinned pages skipped", std::to_string(st.skipped_pinned));
 			print_field(env, "degraded events", std::to_string(st.degraded_events));
 			print_field(env, "key heals", std::to_string(st.key_heals));
+			if (v.abi >= 3) {
+				print_field(env, "wiped at exit", std::to_string(st.wiped_at_exit) + " pages");
+				print_field(env, "freed pages",
+					    st.init_on_free ? "zeroed by the kernel (init_on_free)"
+							    : "not zeroed: what a protected process frees while it runs "
+							      "(munmap, MADV_DONTNEED) stays in RAM until reused; "
+							      "boot with init_on_free=1");
+			}
 		}
 		env.out << "sysctl (" << env.procfs << "/sys/ramcrypt):";
 		env.out << (sysctls.empty() ? " none\n" : "\n");

@@ -582,7 +582,7 @@ TEST_F(CliTest, StatusHealthyJson)
 		"\"key_generation\":1,\"cpus_online\":2,\"cpus_with_key\":2,\"degraded\":[],"
 		"\"healthy\":true,\"protected_procs\":1,\"encrypted_pages\":100,\"window_pages\":4,"
 		"\"encryptions\":0,\"decryptions\":0,\"scanner_passes\":0,\"skipped_pinned\":0,"
-		"\"degraded_events\":0,\"key_heals\":0,"
+		"\"degraded_events\":0,\"key_heals\":0,\"wiped_at_exit\":0,\"init_on_free\":false,"
 		"\"sysctl\":{\"default_window\":4,\"max_window\":256,\"policy\":\"strict\"},"
 		"\"protects\":[\"private anonymous memory"))
 		<< s;
@@ -640,6 +640,18 @@ TEST_F(CliTest, StatusNamesSwap)
 	EXPECT_EQ(run({ "status" }), 1);
 	EXPECT_NE(out_.str().find("  - a protected process could swap: its plaintext pages may be on a swap device\n"),
 		  std::string::npos) << out_.str();
+}
+
+TEST_F(CliTest, StatusSaysWhetherFreedPagesAreZeroed)
+{
+	healthy_status();
+	mod_.status.wiped_at_exit = 12;
+	EXPECT_EQ(run({ "status" }), 0);
+	EXPECT_NE(out_.str().find("wiped at exit:        12 pages\n"), std::string::npos) << out_.str();
+	EXPECT_NE(out_.str().find("freed pages:          not zeroed: "), std::string::npos) << out_.str();
+	mod_.status.init_on_free = 1;
+	EXPECT_EQ(run({ "status", "--json" }), 0);
+	EXPECT_NE(out_.str().find("\"wiped_at_exit\":12,\"init_on_free\":true,"), std::string::npos) << out_.str();
 }
 
 TEST_F(CliTest, StatusWithoutKeyIsNotHealthy)

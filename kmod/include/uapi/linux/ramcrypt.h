@@ -14,7 +14,7 @@
 #include <linux/types.h>
 
 #define RAMCRYPT_DEVICE		"/dev/ramcrypt"
-#define RAMCRYPT_ABI_VERSION	3	/* 2: SEAL, UNSEAL; 3: swap state */
+#define RAMCRYPT_ABI_VERSION	3	/* 2: SEAL, UNSEAL; 3: swap state, wiped_at_exit, init_on_free */
 #define RAMCRYPT_IOC_MAGIC	0xE7
 
 /*
@@ -102,7 +102,9 @@ struct ramcrypt_status {
 	__u64 skipped_pinned;	/* out */
 	__u64 degraded_events;	/* out */
 	__u64 key_heals;	/* out: CPUs restored from a healthy one */
-	__u64 reserved[6];
+	__u64 wiped_at_exit;	/* out: plaintext pages zeroed as their process exited (ABI 3) */
+	__u64 init_on_free;	/* out: 1 if the kernel zeroes every freed page (ABI 3) */
+	__u64 reserved[4];
 };
 
 #define RAMCRYPT_KEY_BYTES	32	/* AES-128-XTS: data key + tweak key */
