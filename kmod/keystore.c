@@ -45,6 +45,7 @@
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
 #include <asm/fpu/api.h>
+#include <asm/kdebug.h>
 #include "compat.h"
 
 #include "cipher.h"
@@ -77,8 +78,6 @@ static u8 rc_kcv[16];
 static bool rc_key_await_same;
 
 static unsigned long rc_degraded;	/* RAMCRYPT_DEGRADED_* bits, atomic bitops */
-/* Set by the register-dump guard: the next heal of this CPU is an expected one. */
-static DEFINE_PER_CPU(bool, rc_dump_wiped);
 static atomic64_t rc_key_heals = ATOMIC64_INIT(0);
 static bool rc_lost_reported;
 
@@ -234,18 +233,9 @@ static int rc_heal_local_locked(void)
 	return -EKEYREJECTED;
 }
 
-/*
- * This CPU was just healed from donor (rc_key_lock held). Our own register-dump
- * guard (rc_show_regs_pre) wipes the key on purpose; anything else that clobbered
- * it is unexpected and marks the status.
- */
+/* This CPU was just healed from donor (rc_key_lock held): something clobbered it. */
 static void rc_note_heal(int donor)
 {
-	if (this_cpu_xchg(rc_dump_wiped, false)) {
-		pr_info_ratelimited("CPU%d: key restored from CPU%d after a register dump\n",
-				    smp_processor_id(), donor);
-		return;
-	}
 	set_bit(ilog2(RAMCRYPT_DEGRADED_KEY_HEALED), &rc_degraded);
 	pr_warn_ratelimited("CPU%d: debug registers were clobbered; key restored from CPU%d\n",
 			    smp_processor_id(), donor);
@@ -445,7 +435,6 @@ int rc_keystore_selftest(void)
 		ret = -EKEYREJECTED;
 	} else {
 		ret = rc_kat_run_locked();
-		this_cpu_write(rc_dump_wiped, false);
 		if (rc_heal_local_locked() < 0)
 			ret = -EKEYREJECTED;
 	}
@@ -521,6 +510,9 @@ static void rc_check_work_fn(struct work_struct *work)
 	rc_check_schedule();
 }
 
+static struct kprobe rc_show_regs_kp;	/* the register-dump guard, below */
+static bool rc_show_regs_kp_on;
+
 void rc_keystore_status(struct ramcrypt_status *st)
 {
 	spin_lock(&rc_key_lock);
@@ -532,6 +524,8 @@ void rc_keystore_status(struct ramcrypt_status *st)
 	st->cpus_with_key = rc_check_all(false);
 	st->degraded |= READ_ONCE(rc_degraded);
 	st->key_heals = atomic64_read(&rc_key_heals);
+	if (!rc_show_regs_kp_on || READ_ONCE(rc_show_regs_kp.nmissed))
+		st->degraded |= RAMCRYPT_DEGRADED_DUMP_GUARD;
 }
 
 /* --- Breakpoint slots and CPU hot-plug ---------------------------------------- */
@@ -612,7 +606,6 @@ static int rc_cpu_online(unsigned int cpu)
 
 	spin_lock(&rc_key_lock);
 	/* cpu_init() zeroed the registers: bring the key from a CPU that has it. */
-	this_cpu_write(rc_dump_wiped, false);
 	if (rc_key_state == RC_KEY_OK && !rc_key_local_ok())
 		rc_heal_local_locked();
 	spin_unlock(&rc_key_lock);
@@ -760,17 +753,39 @@ void rc_keystore_debugfs_uninit(void)
 /* --- Register dumps --------------------------------------------------------- */
 
 /*
- * __show_regs() prints DR0-DR3 whenever they are not zero: every oops, WARN(),
- * sysrq-l/p and NMI backtrace of a CPU holding the key would write the key to the
- * kernel log, the console and pstore. Wipe this CPU's key first; the dump then shows
- * zeros, and the CPU is healed from another one at its next use or check (the
- * cipher re-checks the key after use, so a dump in the middle of a page is caught).
- * Runs in any context, NMI included: no locks, nothing but four register writes.
+ * __show_regs() prints DR0-DR3 whenever they are not in their reset state: every
+ * oops, WARN(), sysrq-l/p and NMI backtrace of a CPU holding the key would write the
+ * key to the kernel log, the console and pstore. A dump of registers trapped inside
+ * ramcrypt's code would also print what its general registers held: XTS tweaks,
+ * data words, a key word on its way from a debug register to an XMM register.
+ * So the dump is changed, never the registers: SHOW_REGS_ALL becomes
+ * SHOW_REGS_USER (the same, without segment, control and debug registers), and
+ * registers trapped in this module are shown from a copy with the general registers
+ * zeroed (ip, sp, flags kept). Runs in any context, NMI included: no locks, no
+ * allocation; the copy is per CPU (a dump nested in a dump on one CPU would share it,
+ * and both show zeros). A dump the kprobe misses (one already running on this CPU)
+ * is counted and marks the status: RAMCRYPT_DEGRADED_DUMP_GUARD.
  */
+static DEFINE_PER_CPU(struct pt_regs, rc_dump_regs);
+
 static int rc_show_regs_pre(struct kprobe *p, struct pt_regs *regs)
 {
-	this_cpu_write(rc_dump_wiped, true);
-	rc_dr_wipe();
+	struct pt_regs *shown = (struct pt_regs *)regs->di;
+
+	if (regs->si == SHOW_REGS_ALL)
+		regs->si = SHOW_REGS_USER;
+	if (shown && within_module(shown->ip, THIS_MODULE)) {
+		struct pt_regs *copy = this_cpu_ptr(&rc_dump_regs);
+
+		memset(copy, 0, sizeof(*copy));
+		copy->ip = shown->ip;
+		copy->sp = shown->sp;
+		copy->flags = shown->flags;
+		copy->cs = shown->cs;
+		copy->ss = shown->ss;
+		copy->orig_ax = shown->orig_ax;
+		regs->di = (unsigned long)copy;
+	}
 	return 0;
 }
 
@@ -778,7 +793,6 @@ static struct kprobe rc_show_regs_kp = {
 	.symbol_name = "__show_regs",
 	.pre_handler = rc_show_regs_pre,
 };
-static bool rc_show_regs_kp_on;
 
 static void rc_show_regs_guard_init(void)
 {

@@ -55,6 +55,8 @@ const Cause degraded_causes[] = {
 	  "not all breakpoint slots are reserved: a debugger can overwrite the key", true },
 	{ RAMCRYPT_DEGRADED_KVM, "kvm",
 	  "KVM is present (allow_kvm=1): a VM that uses debug registers wipes the key", true },
+	{ RAMCRYPT_DEGRADED_DUMP_GUARD, "dump_guard",
+	  "a register dump ran without the guard: the key may be in the kernel log", true },
 	{ RAMCRYPT_DEGRADED_SWAP, "swap",
 	  "a protected process could swap: its plaintext pages may be on a swap device", false },
 };

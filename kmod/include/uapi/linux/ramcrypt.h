@@ -14,7 +14,7 @@
 #include <linux/types.h>
 
 #define RAMCRYPT_DEVICE		"/dev/ramcrypt"
-#define RAMCRYPT_ABI_VERSION	3	/* 2: SEAL, UNSEAL; 3: swap state, wiped_at_exit, init_on_free */
+#define RAMCRYPT_ABI_VERSION	3	/* 2: SEAL, UNSEAL; 3: swap state, wiped_at_exit, init_on_free, DUMP_GUARD */
 #define RAMCRYPT_IOC_MAGIC	0xE7
 
 /*
@@ -86,6 +86,7 @@ struct ramcrypt_list {
 #define RAMCRYPT_DEGRADED_SLOTS		(1ULL << 3)	/* breakpoint slots not all reserved */
 #define RAMCRYPT_DEGRADED_KVM		(1ULL << 4)	/* KVM present (allow_kvm=1): a VM can wipe the key */
 #define RAMCRYPT_DEGRADED_SWAP		(1ULL << 5)	/* a protected process could swap (RAMCRYPT_PROC_SWAP) */
+#define RAMCRYPT_DEGRADED_DUMP_GUARD	(1ULL << 6)	/* a register dump ran unguarded: DR0-DR3 may be in the log */
 
 struct ramcrypt_status {
 	__u64 key_source;	/* out: RAMCRYPT_KEY_* */
