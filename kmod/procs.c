@@ -59,6 +59,8 @@ unsigned int rc_default_window = 6;
 unsigned int rc_max_window = 1024;
 unsigned int rc_scan_interval_ms = 1000;
 unsigned int rc_allow_swap;
+/* Children or exec'ed programs that could not be protected (memory, module going). */
+static atomic_long_t rc_inherit_failures = ATOMIC_LONG_INIT(0);
 
 struct rc_mm {
 	struct mmu_notifier mn;		/* mn.mm: the protected mm (mmgrab'ed) */
@@ -814,7 +816,7 @@ static void rc_inherit_work(struct callback_head *cb)
 		ret = rc_protect_mm(current->mm, task_tgid(current), in->flags,
 				    in->window);
 		if (ret && ret != -EEXIST) {
-			atomic_long_inc(&rc_pages_global.degraded_events);
+			atomic_long_inc(&rc_inherit_failures);
 			pr_warn_ratelimited("pid %d: protection not inherited: %d\n",
 					    task_tgid_nr(current), ret);
 		}
@@ -882,7 +884,7 @@ static void rc_probe_fork(void *data, struct task_struct *parent,
 				list_add(&in->node, &rc_exec_pending);
 				spin_unlock_irqrestore(&rc_exec_lock, flags);
 			} else {
-				atomic_long_inc(&rc_pages_global.degraded_events);
+				atomic_long_inc(&rc_inherit_failures);
 			}
 		}
 		rc_mm_put(rc);
@@ -894,7 +896,7 @@ static void rc_probe_fork(void *data, struct task_struct *parent,
 		return;
 	if (in)
 		rc_inherit_free(in);
-	atomic_long_inc(&rc_pages_global.degraded_events);
+	atomic_long_inc(&rc_inherit_failures);
 }
 
 /* sched_process_exec: the new mm is in place; protect it if the old one asked. */
@@ -929,7 +931,7 @@ static void rc_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 			    !READ_ONCE(rc->dead) && !xchg(&rc->exec_handled, true)) {
 				found = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN);
 				if (!found)
-					atomic_long_inc(&rc_pages_global.degraded_events);
+					atomic_long_inc(&rc_inherit_failures);
 				break;
 			}
 		}
@@ -1027,7 +1029,7 @@ static void rc_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 				spin_unlock_irqrestore(&rc_exec_lock, flags);
 			}
 		} else {
-			atomic_long_inc(&rc_pages_global.degraded_events);
+			atomic_long_inc(&rc_inherit_failures);
 		}
 	}
 	put_task_struct(task);
@@ -1273,10 +1275,25 @@ out_mm:
 	return ret;
 }
 
+/* Plaintext and ciphertext pages of mm, counted in its page tables. */
+static void rc_mm_measure(struct mm_struct *mm, unsigned long *plain,
+			  unsigned long *cipher)
+{
+	struct vm_area_struct *vma;
+	unsigned long addr = 0;
+
+	mmap_read_lock(mm);
+	while ((vma = find_vma(mm, addr))) {
+		addr = vma->vm_end;
+		if (rc_pages_vma_eligible(vma))
+			rc_pages_count(vma, vma->vm_start, vma->vm_end, plain, cipher);
+	}
+	mmap_read_unlock(mm);
+}
+
 int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st)
 {
-	unsigned long plain = 0, cipher = 0, addr = 0;
-	struct vm_area_struct *vma;
+	unsigned long plain = 0, cipher = 0;
 	struct mm_struct *mm;
 	struct rc_mm *rc;
 
@@ -1297,14 +1314,7 @@ int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st)
 		rc_mm_update(rc, mm, false);
 
 	mutex_lock(&rc->lock);
-	mmap_read_lock(mm);
-	while ((vma = find_vma(mm, addr))) {
-		addr = vma->vm_end;
-		if (rc_pages_vma_eligible(vma))
-			rc_pages_count(vma, vma->vm_start, vma->vm_end,
-				       &plain, &cipher);
-	}
-	mmap_read_unlock(mm);
+	rc_mm_measure(mm, &plain, &cipher);
 	st->window = rc->window;
 	mutex_unlock(&rc->lock);
 
@@ -1352,25 +1362,48 @@ long rc_procs_list(pid_t *pids, size_t cap)
 
 void rc_procs_status(struct ramcrypt_status *st)
 {
-	struct rc_mm *rc;
-	int bkt;
+	unsigned long plain = 0, cipher = 0;
+	struct rc_mm *rc, **refs;
+	int bkt, n = 0, cap, i;
 
 	st->protected_procs = atomic_read(&rc_nr_protected);
 	st->encrypted_pages = rc_pages_in_use();
-	st->window_pages = 0;
+	/*
+	 * Plaintext pages, measured in every protected mm's page tables rather than
+	 * summed from the windows' bookkeeping: pinned pages, pages the cap held back
+	 * and faults not yet folded in are plaintext too. Walking sleeps: take
+	 * references under RCU first (a process protected meanwhile is not counted).
+	 */
+	cap = atomic_read(&rc_nr_protected) + 8;
+	refs = kvmalloc_array(cap, sizeof(*refs), GFP_KERNEL);
 	rcu_read_lock();
 	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode) {
-		st->window_pages += READ_ONCE(rc->fifo_count);
 		if (READ_ONCE(rc->swap_exposed))
 			st->degraded |= RAMCRYPT_DEGRADED_SWAP;
+		if (refs && n < cap && kref_get_unless_zero(&rc->ref))
+			refs[n++] = rc;
 	}
 	rcu_read_unlock();
+	for (i = 0; i < n; i++) {
+		struct mm_struct *mm = refs[i]->mn.mm;
+
+		if (mmget_not_zero(mm)) {
+			rc_mm_measure(mm, &plain, &cipher);
+			mmput(mm);
+		}
+		rc_mm_put(refs[i]);
+	}
+	kvfree(refs);
+	st->window_pages = plain;
 	st->encryptions = atomic_long_read(&rc_pages_global.encryptions);
 	st->decryptions = atomic_long_read(&rc_pages_global.decryptions);
 	st->scanner_passes = atomic_long_read(&rc_scanner_passes);
 	st->skipped_pinned = atomic_long_read(&rc_pages_global.skipped_pinned);
 	st->degraded_events = atomic_long_read(&rc_pages_global.degraded_events);
 	st->wiped_at_exit = atomic_long_read(&rc_pages_global.wiped_at_exit);
+	st->inherit_failures = atomic_long_read(&rc_inherit_failures);
+	if (st->inherit_failures)
+		st->degraded |= RAMCRYPT_DEGRADED_INHERIT;
 	st->init_on_free = want_init_on_free();
 	if (st->degraded_events)
 		st->degraded |= RAMCRYPT_DEGRADED_NOMEM;

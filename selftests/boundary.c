@@ -478,4 +478,24 @@ TEST(register_dumps_keep_key_and_cipher_state_out)
 	close(fd);
 }
 
+/*
+ * perf_event_paranoid below 2 lets unprivileged users sample kernel registers: the
+ * status says so while it is, and not once it is back.
+ */
+TEST(perf_paranoid_marks_status)
+{
+	const char *knob = "/proc/sys/kernel/perf_event_paranoid";
+	uint64_t low = 0, high = ~0ULL;
+	char orig[16];
+
+	ASSERT_EQ(0, read_file(knob, orig, sizeof(orig))) TH_LOG("no perf in this kernel");
+	ASSERT_EQ(0, write_file(knob, "2"));
+	ASSERT_EQ(0, status_degraded(&high));
+	ASSERT_EQ(0, write_file(knob, "1"));
+	ASSERT_EQ(0, status_degraded(&low));
+	write_file(knob, orig);
+	EXPECT_EQ(0, high & RAMCRYPT_DEGRADED_PERF);
+	EXPECT_EQ(RAMCRYPT_DEGRADED_PERF, low & RAMCRYPT_DEGRADED_PERF);
+}
+
 TEST_HARNESS_MAIN

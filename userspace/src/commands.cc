@@ -57,6 +57,10 @@ const Cause degraded_causes[] = {
 	  "KVM is present (allow_kvm=1): a VM that uses debug registers wipes the key", true },
 	{ RAMCRYPT_DEGRADED_DUMP_GUARD, "dump_guard",
 	  "a register dump ran without the guard: the key may be in the kernel log", true },
+	{ RAMCRYPT_DEGRADED_PERF, "perf",
+	  "perf_event_paranoid is below 2: unprivileged users may sample the cipher's registers", false },
+	{ RAMCRYPT_DEGRADED_INHERIT, "inherit",
+	  "a child or an exec'ed program of a protected process could not be protected", false },
 	{ RAMCRYPT_DEGRADED_SWAP, "swap",
 	  "a protected process could swap: its plaintext pages may be on a swap device", false },
 };
@@ -445,6 +449,9 @@ int cmd_ps(Env &env, bool json)
 			flags += flags.empty() ? "degraded" : ",degraded";
 		if (swap)
 			flags += flags.empty() ? "swap" : ",swap";
+		// Measured plaintext beyond the window: pinned pages, or pages the cap held back.
+		if (st.window_pages > st.window)
+			flags += flags.empty() ? "over-window" : ",over-window";
 		table.add_row({ std::to_string(pid), std::to_string(st.window),
 				std::to_string(st.window_pages), std::to_string(st.encrypted_pages),
 				std::to_string(st.faults), std::to_string(st.encryptions),
@@ -508,7 +515,8 @@ int cmd_status(Env &env, bool json)
 				.number("key_heals", st.key_heals);
 			if (v.abi >= 3)
 				o.number("wiped_at_exit", st.wiped_at_exit)
-					.boolean("init_on_free", st.init_on_free);
+					.boolean("init_on_free", st.init_on_free)
+					.number("inherit_failures", st.inherit_failures);
 		}
 		o.object("sysctl", sysctl_json(sysctls))
 			.strings("protects", protects)

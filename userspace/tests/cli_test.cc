@@ -470,6 +470,9 @@ TEST_F(CliTest, PsShowsSwap)
 	mod_.procs[0].swapped_pages = 17;
 	EXPECT_EQ(run({ "ps" }), 0);
 	EXPECT_NE(out_.str().find("      0       17  swap   vault\n"), std::string::npos) << out_.str();
+	mod_.procs[0].window_pages = mod_.procs[0].window + 1;
+	EXPECT_EQ(run({ "ps" }), 0);
+	EXPECT_NE(out_.str().find("  swap,over-window  vault\n"), std::string::npos) << out_.str();
 }
 
 TEST_F(CliTest, PsNeutralizesProcessNames)
@@ -582,7 +585,7 @@ TEST_F(CliTest, StatusHealthyJson)
 		"\"key_generation\":1,\"cpus_online\":2,\"cpus_with_key\":2,\"degraded\":[],"
 		"\"healthy\":true,\"protected_procs\":1,\"encrypted_pages\":100,\"window_pages\":4,"
 		"\"encryptions\":0,\"decryptions\":0,\"scanner_passes\":0,\"skipped_pinned\":0,"
-		"\"degraded_events\":0,\"key_heals\":0,\"wiped_at_exit\":0,\"init_on_free\":false,"
+		"\"degraded_events\":0,\"key_heals\":0,\"wiped_at_exit\":0,\"init_on_free\":false,\"inherit_failures\":0,"
 		"\"sysctl\":{\"default_window\":4,\"max_window\":256,\"policy\":\"strict\"},"
 		"\"protects\":[\"private anonymous memory"))
 		<< s;
@@ -651,7 +654,7 @@ TEST_F(CliTest, StatusSaysWhetherFreedPagesAreZeroed)
 	EXPECT_NE(out_.str().find("freed pages:          not zeroed: "), std::string::npos) << out_.str();
 	mod_.status.init_on_free = 1;
 	EXPECT_EQ(run({ "status", "--json" }), 0);
-	EXPECT_NE(out_.str().find("\"wiped_at_exit\":12,\"init_on_free\":true,"), std::string::npos) << out_.str();
+	EXPECT_NE(out_.str().find("\"wiped_at_exit\":12,\"init_on_free\":true,\"inherit_failures\":0,"), std::string::npos) << out_.str();
 }
 
 TEST_F(CliTest, StatusWithoutKeyIsNotHealthy)

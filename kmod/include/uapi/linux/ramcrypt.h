@@ -14,7 +14,7 @@
 #include <linux/types.h>
 
 #define RAMCRYPT_DEVICE		"/dev/ramcrypt"
-#define RAMCRYPT_ABI_VERSION	3	/* 2: SEAL, UNSEAL; 3: swap state, wiped_at_exit, init_on_free, DUMP_GUARD */
+#define RAMCRYPT_ABI_VERSION	3	/* 2: SEAL, UNSEAL; 3: swap state, wiped_at_exit, init_on_free, DUMP_GUARD, PERF, INHERIT */
 #define RAMCRYPT_IOC_MAGIC	0xE7
 
 /*
@@ -87,6 +87,8 @@ struct ramcrypt_list {
 #define RAMCRYPT_DEGRADED_KVM		(1ULL << 4)	/* KVM present (allow_kvm=1): a VM can wipe the key */
 #define RAMCRYPT_DEGRADED_SWAP		(1ULL << 5)	/* a protected process could swap (RAMCRYPT_PROC_SWAP) */
 #define RAMCRYPT_DEGRADED_DUMP_GUARD	(1ULL << 6)	/* a register dump ran unguarded: DR0-DR3 may be in the log */
+#define RAMCRYPT_DEGRADED_PERF		(1ULL << 7)	/* perf_event_paranoid < 2: users may sample the cipher's registers */
+#define RAMCRYPT_DEGRADED_INHERIT	(1ULL << 8)	/* a child or exec'ed program was left unprotected */
 
 struct ramcrypt_status {
 	__u64 key_source;	/* out: RAMCRYPT_KEY_* */
@@ -96,7 +98,7 @@ struct ramcrypt_status {
 	__u64 degraded;		/* out: RAMCRYPT_DEGRADED_* */
 	__u64 protected_procs;	/* out */
 	__u64 encrypted_pages;	/* out: all processes */
-	__u64 window_pages;	/* out: all processes */
+	__u64 window_pages;	/* out: plaintext pages of all protected processes, measured */
 	__u64 encryptions;	/* out */
 	__u64 decryptions;	/* out */
 	__u64 scanner_passes;	/* out */
@@ -105,7 +107,8 @@ struct ramcrypt_status {
 	__u64 key_heals;	/* out: CPUs restored from a healthy one */
 	__u64 wiped_at_exit;	/* out: plaintext pages zeroed as their process exited (ABI 3) */
 	__u64 init_on_free;	/* out: 1 if the kernel zeroes every freed page (ABI 3) */
-	__u64 reserved[4];
+	__u64 inherit_failures;	/* out: children or exec'ed programs left unprotected (ABI 3) */
+	__u64 reserved[3];
 };
 
 #define RAMCRYPT_KEY_BYTES	32	/* AES-128-XTS: data key + tweak key */
