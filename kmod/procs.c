@@ -59,6 +59,7 @@ unsigned int rc_default_window = 6;
 unsigned int rc_max_window = 1024;
 unsigned int rc_scan_interval_ms = 1000;
 unsigned int rc_allow_swap;
+unsigned int rc_max_plain_age_ms = 1000;
 /* Children or exec'ed programs that could not be protected (memory, module going). */
 static atomic_long_t rc_inherit_failures = ATOMIC_LONG_INIT(0);
 
@@ -81,6 +82,7 @@ struct rc_mm {
 	unsigned int window;
 	unsigned int fifo_head, fifo_count;
 	unsigned long *fifo;		/* window entries, ring; one allocation with: */
+	unsigned long *fifo_time;	/* jiffies each entry came in, same ring */
 	unsigned long *sorted;		/* scratch: window sorted, for passes */
 	unsigned long *set;		/* the window as a hash set (rc_set_*) */
 	unsigned int set_bits;
@@ -217,10 +219,10 @@ static unsigned int rc_set_size(unsigned int window)
 	return roundup_pow_of_two(2 * window);
 }
 
-/* fifo, sorted and set in one allocation; rc_mn_free() frees it through fifo. */
+/* fifo, fifo_time, sorted and set in one allocation; rc_mn_free() frees it through fifo. */
 static unsigned long *rc_window_alloc(unsigned int window)
 {
-	return kcalloc(2 * window + rc_set_size(window), sizeof(unsigned long),
+	return kcalloc(3 * window + rc_set_size(window), sizeof(unsigned long),
 		       GFP_KERNEL);
 }
 
@@ -229,7 +231,8 @@ static void rc_window_install(struct rc_mm *rc, unsigned long *buf,
 {
 	rc->fifo = buf;
 	rc->sorted = buf + window;
-	rc->set = buf + 2 * window;
+	rc->fifo_time = buf + 2 * window;
+	rc->set = buf + 3 * window;
 	rc->set_bits = ilog2(rc_set_size(window));
 	rc->fifo_head = 0;
 	rc->window = window;
@@ -295,9 +298,34 @@ static void rc_fifo_push(struct rc_mm *rc, unsigned long addr)
 {
 	unsigned int i = rc->fifo_head + rc->fifo_count;
 
-	rc->fifo[i >= rc->window ? i - rc->window : i] = addr;
+	if (i >= rc->window)
+		i -= rc->window;
+	rc->fifo[i] = addr;
+	rc->fifo_time[i] = jiffies;
 	rc->fifo_count++;
 	rc_set_add(rc, addr);
+}
+
+/*
+ * Idle expiry: drop from the window the pages that came in max_plain_age_ms ago or
+ * more; the caller's pass then encrypts them. A page in use without faulting again
+ * is dropped too and costs one window miss per max_plain_age_ms: whether a present
+ * page was touched cannot be seen without a fault. So an idle process holds no
+ * plaintext after max_plain_age_ms plus one scanner interval. rc->lock held.
+ */
+static unsigned int rc_fifo_expire(struct rc_mm *rc)
+{
+	unsigned long age = msecs_to_jiffies(READ_ONCE(rc_max_plain_age_ms));
+	unsigned int n = 0;
+
+	if (!age)
+		return 0;
+	while (rc->fifo_count &&
+	       time_after_eq(jiffies, rc->fifo_time[rc->fifo_head] + age)) {
+		rc_fifo_pop(rc);
+		n++;
+	}
+	return n;
 }
 
 static int rc_cmp_ulong(const void *a, const void *b)
@@ -1074,6 +1102,7 @@ static void rc_scan_fn(struct work_struct *work)
 				unsigned long n;
 
 				rc_note_swap(rc, mm);
+				rc_fifo_expire(rc);
 				mmap_read_lock(mm);
 				n = rc_mm_pass(rc, mm, 0, TASK_SIZE_MAX);
 				mmap_read_unlock(mm);
@@ -1232,10 +1261,10 @@ int rc_procs_unprotect(pid_t pid)
 
 int rc_procs_set_window(pid_t pid, u64 window)
 {
-	unsigned long *buf, *old;
+	unsigned long *buf, *old, *old_time;
+	unsigned int i, n, old_head, old_window;
 	struct mm_struct *mm;
 	struct rc_mm *rc;
-	unsigned int i, n;
 	int ret = -ENOENT;
 
 	if (!rc_window_valid(window))
@@ -1254,15 +1283,20 @@ int rc_procs_set_window(pid_t pid, u64 window)
 	/* Keep the newest entries that fit; the pass below encrypts the rest. */
 	while (rc->fifo_count > window)
 		rc_fifo_pop(rc);
-	/* Oldest first into the new ring (its sorted[] is scratch, unused here). */
+	/* Oldest first into the new ring, with their ages (sorted[] is scratch). */
 	n = rc->fifo_count;
 	for (i = 0; i < n; i++)
 		buf[window + i] = rc->fifo[(rc->fifo_head + i) % rc->window];
 	old = rc->fifo;
+	old_time = rc->fifo_time;
+	old_head = rc->fifo_head;
+	old_window = rc->window;
 	rc_window_install(rc, buf, window);
 	rc->fifo_count = 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		rc_fifo_push(rc, buf[window + i]);
+		rc->fifo_time[i] = old_time[(old_head + i) % old_window];
+	}
 	WRITE_ONCE(rc->window, window);
 	mutex_unlock(&rc->lock);
 	kfree(old);

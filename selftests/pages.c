@@ -677,6 +677,74 @@ TEST_F_TIMEOUT(pages, exit_wipes_plaintext, 300)
 	}
 }
 
+/*
+ * Idle expiry: a protected process touches its pages and then sleeps. With
+ * max_plain_age_ms set, its window empties and none of its pattern stays in RAM;
+ * with it off (the control, same run) the window keeps its pages in plaintext.
+ */
+TEST_F_TIMEOUT(pages, idle_window_expires, 300)
+{
+	const char *agef = "/proc/sys/ramcrypt/max_plain_age_ms";
+	const char *scanf_ = "/proc/sys/ramcrypt/scan_interval_ms";
+	char age0[32], scan0[32];
+
+	memset(ram_buf, 0, sizeof(ram_buf));	/* see physical_memory */
+	ASSERT_EQ(0, read_file(agef, age0, sizeof(age0)));
+	ASSERT_EQ(0, read_file(scanf_, scan0, sizeof(scan0)));
+	ASSERT_EQ(0, write_file(scanf_, "100"));
+	for (int expire = 1; expire >= 0; expire--) {
+		uint64_t seed = 0x7000 + (uint64_t)getpid() * 2 + expire;
+		struct ramcrypt_proc_stats st;
+		int ready[2], go[2], status;
+		long found, ms = 0;
+		pid_t pid;
+		char c;
+
+		ASSERT_EQ(0, write_file(agef, expire ? "300" : "0"));
+		ASSERT_EQ(0, pipe(ready));
+		ASSERT_EQ(0, pipe(go));
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			uint64_t *buf = map_pages(NPAGES);
+
+			if (!buf || protect(self->fd, 0, 0, self->window))
+				_exit(1);
+			fill(buf, NPAGES, seed);
+			/* The last pages touched are the window's: touch them again. */
+			if (check(buf, NPAGES, seed))
+				_exit(3);
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+				_exit(2);
+			_exit(check(buf, NPAGES, seed) ? 3 : 0);
+		}
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+		/* Idle now, in read(): 1.5 s is 5 ages and 15 scanner passes. */
+		for (ms = 0; ms < 1500; ms += 50) {
+			ASSERT_EQ(0, proc_stats(self->fd, pid, &st));
+			if (expire && !st.window_pages)
+				break;
+			usleep(50 * 1000);
+		}
+		found = count_in_ram(seed);
+		TH_LOG("max_plain_age_ms %s: %llu plaintext pages after %ld ms idle, pattern in %ld pages of RAM",
+		       expire ? "300" : "0 (off)", st.window_pages, ms, found);
+		if (expire) {
+			EXPECT_EQ(0, st.window_pages);
+			EXPECT_EQ(0, found);
+		} else {
+			EXPECT_LT(0, st.window_pages);
+			EXPECT_LT(0, found);
+		}
+		ASSERT_EQ(1, write(go[1], "g", 1));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_EQ(0, WEXITSTATUS(status));
+		close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
+	}
+	write_file(agef, age0);
+	write_file(scanf_, scan0);
+}
+
 TEST_F_TIMEOUT(pages, exit_teardown, 600)
 {
 	struct ramcrypt_status st;
