@@ -205,10 +205,12 @@ static long rc_ioctl_key_load(void __user *arg)
 	 * resume with a passphrase key): -EKEYREJECTED for any other key, -EBUSY while
 	 * the key in use still works.
 	 */
+	rc_keystore_load_begin();	/* no page made or read meanwhile */
 	if (rc_pages_in_use())
 		ret = rc_keystore_reload_key(key);
 	else
 		ret = rc_keystore_load_key(key);
+	rc_keystore_load_end();
 out:
 	memzero_explicit(key, sizeof(key));
 	return ret;

@@ -33,6 +33,7 @@
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/mm.h>
+#include <linux/percpu-rwsem.h>
 #include <linux/perf_event.h>
 #include <linux/random.h>
 #include <linux/slab.h>
@@ -88,6 +89,29 @@ static DEFINE_MUTEX(rc_bp_lock);	/* rc_bp[] of every CPU */
 
 static void rc_check_work_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(rc_check_work, rc_check_work_fn);
+static void rc_check_schedule(void);
+
+DEFINE_STATIC_PERCPU_RWSEM(rc_key_users);
+
+void rc_keystore_use_begin(void)
+{
+	percpu_down_read(&rc_key_users);
+}
+
+void rc_keystore_use_end(void)
+{
+	percpu_up_read(&rc_key_users);
+}
+
+void rc_keystore_load_begin(void)
+{
+	percpu_down_write(&rc_key_users);
+}
+
+void rc_keystore_load_end(void)
+{
+	percpu_up_write(&rc_key_users);
+}
 
 static struct dentry *rc_debugfs_roundtrip;
 static struct dentry *rc_debugfs_dir;	/* set only when the keystore made it */
@@ -288,6 +312,9 @@ static int rc_key_install(const u64 words[4], u64 source, bool must_match)
 		WRITE_ONCE(rc_key_state, RC_KEY_OK);
 	}
 	spin_unlock(&rc_key_lock);
+	/* The periodic check stops when the key is lost: a new key starts it again. */
+	if (!ret)
+		rc_check_schedule();
 	return ret;
 }
 

@@ -33,6 +33,18 @@ int rc_keystore_reload_key(const u8 key[RAMCRYPT_KEY_BYTES]);
  * reply. cpus_with_key is measured now, on every CPU. Process context; may sleep.
  */
 void rc_keystore_status(struct ramcrypt_status *st);
+
+/*
+ * Pages are encrypted and decrypted between use_begin() and use_end() (sleepable
+ * context, batch at a time); a key load waits for them and keeps new ones out
+ * between load_begin() and load_end(), so no page is ever made under a key that is
+ * being replaced, and the decision "load or only reload" sees a count of ciphertext
+ * pages that cannot change under it. Loads are serialised by it too.
+ */
+void rc_keystore_use_begin(void);
+void rc_keystore_use_end(void);
+void rc_keystore_load_begin(void);
+void rc_keystore_load_end(void);
 /*
  * Run the known-answer tests again (RAMCRYPT_IOC_SELFTEST) on the calling CPU, then
  * restore its key from another CPU: -EBUSY with a single CPU online, -EINVAL if a

@@ -26,6 +26,7 @@
 
 #include "cipher.h"
 #include "compat.h"
+#include "keystore.h"
 #include "pages.h"
 #include "procs.h"
 #include "profile.h"
@@ -603,7 +604,9 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 		for (i = 0; i < args.npages; i++)
 			if ((plain & (1UL << i)) && !(src[i] & MIGRATE_PFN_MIGRATE))
 				left++;
+		rc_keystore_use_begin();
 		left += rc_encrypt_batch(&args, skip, st);
+		rc_keystore_use_end();
 		t0 = rc_prof_now();
 		migrate_vma_pages(&args);
 		rc_prof_add(RC_PROF_ENC_PAGES, t0);
@@ -730,7 +733,9 @@ unsigned long rc_pages_decrypt(struct vm_area_struct *vma, unsigned long start,
 		args.end = next;
 		if (migrate_vma_setup(&args))
 			break;
+		rc_keystore_use_begin();
 		rc_decrypt_batch(&args, false);
+		rc_keystore_use_end();
 		migrate_vma_pages(&args);
 		done += rc_count_migrated(&args);
 		migrate_vma_finalize(&args);
@@ -765,7 +770,9 @@ static vm_fault_t rc_migrate_to_ram(struct vm_fault *vmf)
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
 	rc_prof_add(RC_PROF_M2R_SETUP, t0);
+	rc_keystore_use_begin();
 	err = rc_decrypt_batch(&args, false);
+	rc_keystore_use_end();
 	t1 = rc_prof_now();
 	migrate_vma_pages(&args);
 	rc_prof_add(RC_PROF_M2R_PAGES, t1);
@@ -801,6 +808,7 @@ static void rc_chunk_evict(struct rc_chunk *chunk)
 	unsigned long first = chunk->pagemap.range.start >> PAGE_SHIFT;
 	unsigned long *src, *dst;
 	struct migrate_vma args = {};
+	int err;
 
 	src = kvcalloc(RC_CHUNK_PAGES, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
 	dst = kvcalloc(RC_CHUNK_PAGES, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
@@ -808,7 +816,10 @@ static void rc_chunk_evict(struct rc_chunk *chunk)
 	args.src = src;
 	args.dst = dst;
 	args.npages = RC_CHUNK_PAGES;
-	if (rc_decrypt_batch(&args, true))
+	rc_keystore_use_begin();
+	err = rc_decrypt_batch(&args, true);
+	rc_keystore_use_end();
+	if (err)
 		pr_err("pages lost at unload: no CPU holds the key\n");
 	migrate_device_pages(src, dst, RC_CHUNK_PAGES);
 	migrate_device_finalize(src, dst, RC_CHUNK_PAGES);

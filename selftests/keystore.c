@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -377,6 +378,107 @@ TEST_F_TIMEOUT(suspend, passphrase_key_asked_again_after_resume, 60)
 	EXPECT_EQ(st.cpus_online, st.cpus_with_key);
 	EXPECT_EQ(0, roundtrips(0, 10));
 	EXPECT_EQ(0, roundtrips(1, 10));
+}
+
+/*
+ * A key load racing a protect: the load may win (no ciphertext yet: the new key
+ * is taken) or lose (-EBUSY, -EKEYREJECTED: ciphertext exists), but no page may
+ * be encrypted under a key that is being replaced, or the process reads garbage
+ * (or dies of SIGBUS) when it touches its pages again. Two threads start together,
+ * many times over; each time a child must get its data back intact.
+ */
+#define RACE_ROUNDS	60
+#define RACE_PAGES	64
+
+struct race {
+	pthread_barrier_t go;
+	pid_t pid;
+	int fd, protect_ret, load_ret;
+	unsigned int delay_us;	/* of the protect: the two meet at varying points */
+	unsigned char key[RAMCRYPT_KEY_BYTES];
+};
+
+static void *race_protect(void *arg)
+{
+	struct race *r = arg;
+
+	pthread_barrier_wait(&r->go);
+	usleep(r->delay_us);
+	r->protect_ret = protect(r->fd, r->pid, 0, RAMCRYPT_MIN_WINDOW);
+	return NULL;
+}
+
+static void *race_load(void *arg)
+{
+	struct race *r = arg;
+
+	pthread_barrier_wait(&r->go);
+	r->load_ret = key_load(r->key);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
+{
+	int loaded = 0, refused = 0, corrupted = 0, round;
+	struct race r = {};
+
+	r.fd = rc_fd();
+	ASSERT_LE(0, r.fd);
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		int ready[2], go[2], status, tries;
+		struct ramcrypt_status st;
+		pthread_t a, b;
+		char c;
+
+		for (int i = 0; i < RAMCRYPT_KEY_BYTES; i++)
+			r.key[i] = rand();
+		r.delay_us = (round % 12) * 4000;
+		ASSERT_EQ(0, pipe(ready));
+		ASSERT_EQ(0, pipe(go));
+		r.pid = fork();
+		ASSERT_LE(0, r.pid);
+		if (r.pid == 0) {
+			uint64_t *buf = malloc(RACE_PAGES * PAGE + PAGE);
+
+			buf = (uint64_t *)(((uintptr_t)buf + PAGE - 1) & ~(PAGE - 1));
+			fill(buf, RACE_PAGES, round);
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+				_exit(2);
+			_exit(check(buf, RACE_PAGES, round) ? 3 : 0);
+		}
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+		ASSERT_EQ(0, pthread_barrier_init(&r.go, NULL, 2));
+		ASSERT_EQ(0, pthread_create(&a, NULL, race_protect, &r));
+		ASSERT_EQ(0, pthread_create(&b, NULL, race_load, &r));
+		pthread_join(a, NULL);
+		pthread_join(b, NULL);
+		pthread_barrier_destroy(&r.go);
+		ASSERT_EQ(0, r.protect_ret);
+		ASSERT_TRUE(r.load_ret == 0 || r.load_ret == -EBUSY || r.load_ret == -EKEYREJECTED)
+			TH_LOG("KEY_LOAD: %s", strerror(-r.load_ret));
+		loaded += r.load_ret == 0;
+		refused += r.load_ret != 0;
+		ASSERT_EQ(1, write(go[1], "g", 1));
+		ASSERT_EQ(r.pid, waitpid(r.pid, &status, 0));
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			corrupted++;
+			TH_LOG("round %d: child status %#x after a key load that %s", round, status,
+			       r.load_ret ? "was refused" : "succeeded");
+		}
+		close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
+		/* The next load needs the ciphertext gone. */
+		for (tries = 0; tries < 50; tries++) {
+			ASSERT_EQ(0, key_status(&st));
+			if (!st.encrypted_pages)
+				break;
+			usleep(20 * 1000);
+		}
+	}
+	close(r.fd);
+	TH_LOG("%d rounds: key load took %d times, refused %d times; %d children lost data",
+	       RACE_ROUNDS, loaded, refused, corrupted);
+	EXPECT_EQ(0, corrupted);
+	EXPECT_LT(0, loaded) TH_LOG("the load never won: nothing raced");
 }
 
 TEST_HARNESS_MAIN
