@@ -304,7 +304,7 @@ static bool rc_sysctl_valid(void *data, unsigned long v)
 		       v <= RC_WINDOW_HARD_MAX;
 	if (data == &rc_scan_interval_ms)
 		return v >= RC_SCAN_MIN_MS && v <= RC_SCAN_MAX_MS;
-	if (data == &rc_pages_cap)
+	if (data == &rc_pages_cap || data == &rc_pages_cap_user)
 		return v <= totalram_pages();
 	if (data == &rc_allow_suspend_uint || data == &rc_allow_swap)
 		return v <= 1;
@@ -319,14 +319,14 @@ static int rc_sysctl_handler(rc_ctl_table *table, int write, void *buffer,
 	struct ctl_table t = *table;
 	unsigned long ul;
 	unsigned int ui;
-	bool is_ulong = table->data == &rc_pages_cap;
+	bool is_ulong = table->data == &rc_pages_cap || table->data == &rc_pages_cap_user;
 	int ret;
 
 	mutex_lock(&rc_sysctl_lock);
 	if (table->data == &rc_allow_suspend_uint)
 		rc_allow_suspend_uint = READ_ONCE(rc_allow_suspend);
 	if (is_ulong) {
-		ul = READ_ONCE(rc_pages_cap);
+		ul = READ_ONCE(*(unsigned long *)table->data);
 		t.data = &ul;
 		ret = proc_doulongvec_minmax(&t, write, buffer, lenp, ppos);
 	} else {
@@ -343,7 +343,7 @@ static int rc_sysctl_handler(rc_ctl_table *table, int write, void *buffer,
 		goto out;
 	}
 	if (is_ulong)
-		WRITE_ONCE(rc_pages_cap, ul);
+		WRITE_ONCE(*(unsigned long *)table->data, ul);
 	else
 		WRITE_ONCE(*(unsigned int *)table->data, ui);
 	if (table->data == &rc_allow_suspend_uint)
@@ -368,6 +368,7 @@ static struct ctl_table rc_sysctl_table[] = {
 	RC_SYSCTL("max_window", rc_max_window),
 	RC_SYSCTL("scan_interval_ms", rc_scan_interval_ms),
 	RC_SYSCTL("ciphertext_cap_pages", rc_pages_cap),
+	RC_SYSCTL("ciphertext_cap_pages_per_user", rc_pages_cap_user),
 	RC_SYSCTL("allow_suspend", rc_allow_suspend_uint),
 	RC_SYSCTL("allow_swap", rc_allow_swap),
 	RC_SYSCTL("max_plain_age_ms", rc_max_plain_age_ms),

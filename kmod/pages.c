@@ -60,6 +60,67 @@ static struct page *rc_free_pages;
 static atomic_long_t rc_ct_pages;	/* ciphertext pages allocated */
 struct rc_pstats rc_pages_global;
 unsigned long rc_pages_cap;
+unsigned long rc_pages_cap_user;
+
+/*
+ * Ciphertext pages per user, so that one user reaching the global cap cannot leave
+ * every other user's pages plaintext. A ciphertext page names its account in its
+ * struct page's index (free in a page that is in no page cache), for page_free.
+ */
+struct rc_user {
+	struct hlist_node node;
+	kuid_t uid;
+	atomic_long_t pages;
+};
+
+static DEFINE_SPINLOCK(rc_users_lock);
+static HLIST_HEAD(rc_users);
+
+struct rc_user *rc_user_get(kuid_t uid)
+{
+	struct rc_user *u, *fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
+
+	spin_lock(&rc_users_lock);
+	hlist_for_each_entry(u, &rc_users, node)
+		if (uid_eq(u->uid, uid))
+			goto out;
+	u = fresh;
+	fresh = NULL;
+	if (u) {
+		u->uid = uid;
+		hlist_add_head(&u->node, &rc_users);
+	}
+out:
+	spin_unlock(&rc_users_lock);
+	kfree(fresh);
+	return u;
+}
+
+static void rc_users_free(void)
+{
+	struct hlist_node *tmp;
+	struct rc_user *u;
+
+	hlist_for_each_entry_safe(u, tmp, &rc_users, node) {
+		WARN_ON(atomic_long_read(&u->pages));
+		hlist_del(&u->node);
+		kfree(u);
+	}
+}
+
+/* Charge one ciphertext page to user: false over the user's cap. */
+static bool rc_user_charge(struct rc_user *u)
+{
+	unsigned long cap = READ_ONCE(rc_pages_cap_user);
+
+	if (!u)
+		return true;
+	if (atomic_long_inc_return(&u->pages) > cap && cap) {
+		atomic_long_dec(&u->pages);
+		return false;
+	}
+	return true;
+}
 
 static inline void rc_stat_inc(struct rc_pstats *st, size_t off, long n)
 {
@@ -165,6 +226,11 @@ static void rc_page_free(struct page *page)
 	unsigned long flags;
 
 	if (ct) {
+		struct rc_user *u = (struct rc_user *)ct->index;
+
+		if (u)
+			atomic_long_dec(&u->pages);
+		ct->index = 0;
 		set_page_private(ct, 0);
 		__free_page(ct);
 		atomic_long_dec(&rc_ct_pages);
@@ -514,6 +580,8 @@ static unsigned long rc_encrypt_batch(struct migrate_vma *args, unsigned long sk
 		t0 = rc_prof_now();
 		if (atomic_long_inc_return(&rc_ct_pages) > READ_ONCE(rc_pages_cap))
 			goto degraded;
+		if (!rc_user_charge(st ? st->user : NULL))
+			goto degraded;
 		/*
 		 * Not __GFP_ACCOUNT: migrate_vma_pages() moves the source page's
 		 * memcg charge to the device page (mem_cgroup_migrate), and that
@@ -522,13 +590,14 @@ static unsigned long rc_encrypt_batch(struct migrate_vma *args, unsigned long sk
 		 */
 		ct = alloc_page(GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
 		if (!ct)
-			goto degraded;
+			goto uncharge;
 		dpage = rc_devpage_alloc();
 		if (!dpage) {
 			__free_page(ct);
-			goto degraded;
+			goto uncharge;
 		}
-		/* From here on page_free owns ct and the rc_ct_pages count. */
+		/* From here on page_free owns ct and both counts. */
+		ct->index = (unsigned long)(st ? st->user : NULL);
 		dpage->zone_device_data = ct;
 		rc_prof_add(RC_PROF_ENC_ALLOC, t0);
 
@@ -550,6 +619,9 @@ static unsigned long rc_encrypt_batch(struct migrate_vma *args, unsigned long sk
 		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
 			       (src & MIGRATE_PFN_WRITE);
 		continue;
+uncharge:
+		if (st && st->user)
+			atomic_long_dec(&st->user->pages);
 degraded:
 		atomic_long_dec(&rc_ct_pages);
 		rc_count(st, degraded_events, 1);
@@ -867,4 +939,5 @@ void rc_pages_uninit(void)
 	rc_nr_chunks = 0;
 	mutex_unlock(&rc_chunks_lock);
 	WARN_ON(atomic_long_read(&rc_ct_pages));
+	rc_users_free();
 }

@@ -9,7 +9,10 @@
 
 #include <linux/atomic.h>
 #include <linux/mm_types.h>
+#include <linux/uidgid.h>
 #include <uapi/linux/ramcrypt.h>
+
+struct rc_user;
 
 /* Event counters; one set per protected mm and one global set (rc_pages_global). */
 struct rc_pstats {
@@ -19,12 +22,20 @@ struct rc_pstats {
 	atomic_long_t skipped_pinned;
 	atomic_long_t degraded_events;
 	atomic_long_t wiped_at_exit;
+	struct rc_user *user;	/* whose ciphertext pages these are; NULL: global */
 };
 
 extern struct rc_pstats rc_pages_global;
 
 /* Global ciphertext cap in pages (sysctl ciphertext_cap_pages). */
 extern unsigned long rc_pages_cap;
+/* Cap per user, 0: none (sysctl ciphertext_cap_pages_per_user). */
+extern unsigned long rc_pages_cap_user;
+/*
+ * The ciphertext account of a user (the real uid of a process when it is
+ * protected): found or made, kept until the module unloads. NULL without memory.
+ */
+struct rc_user *rc_user_get(kuid_t uid);
 
 int rc_pages_init(void);
 void rc_pages_uninit(void);

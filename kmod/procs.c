@@ -701,6 +701,7 @@ static int rc_window_valid(u64 window)
 static int rc_protect_mm(struct mm_struct *mm, struct pid *tgid, u64 flags,
 			 unsigned int window)
 {
+	struct task_struct *task;
 	unsigned long irqflags, *buf;
 	struct rc_mm *rc;
 	int ret;
@@ -725,6 +726,12 @@ static int rc_protect_mm(struct mm_struct *mm, struct pid *tgid, u64 flags,
 	INIT_DELAYED_WORK(&rc->kick, rc_kick_fn);
 	rc->flags = flags;
 	rc->pid = get_pid(tgid);
+	task = get_pid_task(tgid, PIDTYPE_PID);
+	if (task) {
+		/* Its ciphertext counts against its user's cap (NULL: only the global one). */
+		rc->st.user = rc_user_get(task_uid(task));
+		put_task_struct(task);
+	}
 
 	mutex_lock(&rc_procs_mutex);
 	ret = -EEXIST;

@@ -765,6 +765,86 @@ static int quiet_default_level(struct env *e)
 }
 
 /*
+ * ciphertext_cap_pages_per_user: without it, one user's big process takes the whole
+ * global cap and another user's process, protected after it, stays plaintext; with
+ * it, the first stops at its user's cap (its pages stay plaintext, counted as
+ * degraded, data intact) and the second is encrypted in full. Both in one run.
+ */
+#define UCAP 64
+#define UPAGES_A 256
+#define UPAGES_B 48
+static int user_holder(int fd, uid_t uid, size_t npages, uint64_t seed, int ready, int go)
+{
+	uint64_t *buf = map_pages(npages);
+	char c;
+
+	if (!buf || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+		return 1;
+	fill(buf, npages, seed);
+	if (protect(fd, 0, 0, W))
+		return 2;
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+		return 3;
+	return check(buf, npages, seed) ? 4 : 0;
+}
+
+TEST_F_TIMEOUT(limits, ciphertext_cap_per_user, 300)
+{
+	const char *capf = SYS "ciphertext_cap_pages_per_user";
+	struct ramcrypt_proc_stats a[2], b[2];
+	struct ramcrypt_status gs;
+	char cap0[32], ucap0[32], cap[32], c;
+	int status;
+
+	SETUP_SKIPPED();
+	ASSERT_EQ(0, read_file(capf, ucap0, sizeof(ucap0)));
+	ASSERT_EQ(0, read_file(SYS "ciphertext_cap_pages", cap0, sizeof(cap0)));
+	ASSERT_EQ(-EINVAL, write_file(capf, "99999999999"));
+	for (int per_user = 0; per_user < 2; per_user++) {
+		int ready[2], go[2];
+		pid_t pa, pb;
+
+		ASSERT_EQ(0, get_status(self->e.fd, &gs));
+		snprintf(cap, sizeof(cap), "%llu", (unsigned long long)gs.encrypted_pages + 2 * UCAP);
+		ASSERT_EQ(0, write_file(SYS "ciphertext_cap_pages", cap));
+		ASSERT_EQ(0, write_file(capf, per_user ? "64" : "0"));
+		ASSERT_EQ(0, pipe(ready));
+		ASSERT_EQ(0, pipe(go));
+		pa = fork();
+		ASSERT_LE(0, pa);
+		if (pa == 0)
+			_exit(user_holder(self->e.fd, 4001, UPAGES_A, 90, ready[1], go[0]));
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+		pb = fork();
+		ASSERT_LE(0, pb);
+		if (pb == 0)
+			_exit(user_holder(self->e.fd, 4002, UPAGES_B, 91, ready[1], go[0]));
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+		ASSERT_EQ(0, proc_stats(self->e.fd, pa, &a[per_user]));
+		ASSERT_EQ(0, proc_stats(self->e.fd, pb, &b[per_user]));
+		TH_LOG("global cap %s, per user %s: uid 4001 %llu encrypted of %d; uid 4002 %llu of %d",
+		       cap, per_user ? "64" : "off", a[per_user].encrypted_pages, UPAGES_A,
+		       b[per_user].encrypted_pages, UPAGES_B);
+		ASSERT_EQ(0, write_file(SYS "ciphertext_cap_pages", cap0));
+		ASSERT_EQ(1, write(go[1], "g", 1));
+		ASSERT_EQ(1, write(go[1], "g", 1));
+		ASSERT_EQ(pa, waitpid(pa, &status, 0));
+		EXPECT_EQ(0, WEXITSTATUS(status));
+		ASSERT_EQ(pb, waitpid(pb, &status, 0));
+		EXPECT_EQ(0, WEXITSTATUS(status));
+		close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
+	}
+	ASSERT_EQ(0, write_file(capf, ucap0));
+	/* Off: the first user took what there was, the second got (next to) nothing. */
+	EXPECT_LT(b[0].encrypted_pages, UPAGES_B / 2);
+	EXPECT_TRUE(b[0].state & RAMCRYPT_PROC_DEGRADED);
+	/* On: the first stopped at its cap, the second is whole. */
+	EXPECT_LE(a[1].encrypted_pages, UCAP);
+	EXPECT_TRUE(a[1].state & RAMCRYPT_PROC_DEGRADED);
+	EXPECT_GE(b[1].encrypted_pages, UPAGES_B - W);
+}
+
+/*
  * A protected process that outgrows its memcg (24 MiB, no swap) writing 64 MiB is
  * killed by the OOM killer, and the module's global state is back where it was:
  * no protected process and no ciphertext page left over.
