@@ -5,6 +5,7 @@
  *   rcbench fault minor N            first touch of N anonymous pages
  *   rcbench fault hit N              re-touch of N present pages (timer floor)
  *   rcbench fault zram N             swap-in from zram of N pages (needs swap on)
+ *   rcbench fault zramout N          swap-out to zram of N pages, one MADV_PAGEOUT each
  *   rcbench fault miss N WINDOW CYCLE   window misses of a protected process
  *   rcbench cipher N                 N page round trips through debugfs selftest_roundtrip
  *   rcbench work NAME WINDOW SIZE_KB OPS   one workload run (WINDOW 0 = unprotected);
@@ -269,6 +270,35 @@ static int cmd_fault(int argc, char **argv)
 		}
 		time_touches(a, order, k, samples);
 		report("zram", samples, k);
+	} else if (!strcmp(kind, "zramout")) {
+		/*
+		 * The other half of a zram round trip: one page reclaimed to zram,
+		 * synchronously, by MADV_PAGEOUT of that page alone (syscall included).
+		 * Only pages that did go to swap are counted.
+		 */
+		uint8_t *sw = malloc(n);
+		size_t k = 0;
+
+		a = map_anon(n * PG, 0);
+		for (i = 0; i < n; i++)
+			fill_page(a + i * PG, i);
+		for (i = 0; i < n; i++) {
+			uint64_t t0 = tsc();
+
+			if (madvise(a + i * PG, PG, MADV_PAGEOUT))
+				die("MADV_PAGEOUT");
+			samples[i] = tsc() - t0;
+		}
+		count_swapped(a, n, sw);
+		for (i = 0; i < n; i++)
+			if (sw[i])
+				samples[k++] = samples[i];
+		fprintf(stderr, "rcbench: zramout: %zu of %zu pages swapped out\n", k, n);
+		if (k < n / 2) {
+			fprintf(stderr, "rcbench: zramout: too few pages swapped out\n");
+			return 1;
+		}
+		report("zram_out", samples, k);
 	} else if (!strcmp(kind, "miss") && argc >= 4) {
 		size_t window = strtoul(argv[2], NULL, 0), cycle = strtoul(argv[3], NULL, 0);
 		pid_t pid;
@@ -300,7 +330,7 @@ static int cmd_fault(int argc, char **argv)
 			return 1;
 		report(argc >= 5 ? argv[4] : "miss", samples, n);
 	} else {
-		fprintf(stderr, "rcbench: fault minor|hit|zram N | miss N WINDOW CYCLE [LABEL]\n");
+		fprintf(stderr, "rcbench: fault minor|hit|zram|zramout N | miss N WINDOW CYCLE [LABEL]\n");
 		return 2;
 	}
 	return 0;
