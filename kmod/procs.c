@@ -172,14 +172,26 @@ static void rc_mm_put(struct rc_mm *rc)
 	kref_put(&rc->ref, rc_mm_release_ref);
 }
 
+/*
+ * After a plain RCU grace period: the fault probe, LIST and status found rc in the
+ * hash under rcu_read_lock() and may use it and its pid until then; the SRCU grace
+ * period of mmu_notifier_put() does not wait for them. rc_procs_uninit()'s
+ * rcu_barrier() keeps this code loaded until the last call.
+ */
+static void rc_mm_free_rcu(struct rcu_head *head)
+{
+	struct rc_mm *rc = container_of(head, struct rc_mm, rcu);
+
+	put_pid(rc->pid);
+	kfree(rc);
+}
+
 static void rc_mn_free(struct mmu_notifier *mn)
 {
 	struct rc_mm *rc = container_of(mn, struct rc_mm, mn);
 
-	put_pid(rc->pid);
-	kfree(rc->fifo);
-	/* The fault probe may still be looking at rc under plain RCU. */
-	kfree_rcu(rc, rcu);
+	kfree(rc->fifo);	/* no RCU reader looks at the window itself */
+	call_rcu(&rc->rcu, rc_mm_free_rcu);
 	module_put(THIS_MODULE);
 }
 
@@ -587,6 +599,7 @@ static void rc_probe_fault(void *data, unsigned long address,
 	unsigned long flags;
 	struct rc_mm *rc;
 	u64 t0 = rc_prof_now();
+	unsigned int i;
 
 	if (!atomic_read(&rc_nr_protected) || !mm || address >= TASK_SIZE_MAX ||
 	    (current->flags & (PF_KTHREAD | PF_IO_WORKER)))
@@ -606,13 +619,35 @@ static void rc_probe_fault(void *data, unsigned long address,
 	atomic_long_inc(&rc_faults);
 
 	/*
-	 * One work per fault: a task cannot tell cheaply whether its earlier work
-	 * is still queued, and extra ones find nothing left. A fault is recorded
-	 * only with a work queued, so that every entry is taken by its task (or
-	 * dropped when it exits). If no work can be queued, or the list is full,
-	 * the fault is not recorded and the next pass is a full one (the scanner's
-	 * at the latest).
+	 * A fault is recorded only with a work of its task queued, so that every
+	 * entry is taken by its task (or dropped when it exits). An entry of this
+	 * task still in the list means its work has not run yet: it takes this one
+	 * too, and no second work is queued. So one syscall that faults a million
+	 * times (read() into a large buffer) queues one work, not a million. A full
+	 * list makes the next pass a full one: this task's queued work, or a kick.
 	 */
+	spin_lock_irqsave(&rc->pend_lock, flags);
+	for (i = 0; i < rc->pend_count && rc->pend[i].task != current; i++)
+		;
+	if (i < rc->pend_count || rc->pend_count == RC_PEND) {
+		bool queued = i < rc->pend_count;
+
+		if (rc->pend_count == RC_PEND) {
+			rc->pend_overflow = true;
+		} else {
+			rc->pend[rc->pend_count].addr = address & PAGE_MASK;
+			rc->pend[rc->pend_count].task = current;
+			rc->pend_count++;
+		}
+		spin_unlock_irqrestore(&rc->pend_lock, flags);
+		if (!queued)
+			rc_mm_kick(rc);
+		rc_mm_put(rc);
+		rc_prof_add(RC_PROF_PROBE, t0);
+		return;
+	}
+	spin_unlock_irqrestore(&rc->pend_lock, flags);
+
 	w = kmalloc(sizeof(*w), GFP_ATOMIC | __GFP_NOWARN);
 	if (w) {
 		init_task_work(&w->cb, rc_fault_work);
@@ -983,6 +1018,13 @@ static void rc_probe_exit(void *data, struct task_struct *p)
 	unsigned long flags;
 	LIST_HEAD(dead);
 
+	/*
+	 * PF_EXITING was set (exit_signals()) before this runs; rc_mn_release() adds
+	 * an entry and only then looks at PF_EXITING. With a full barrier on both
+	 * sides, one of the two sees the other: no entry is left behind for a task
+	 * that is gone.
+	 */
+	smp_mb();
 	if (list_empty_careful(&rc_exec_pending))
 		return;
 	spin_lock_irqsave(&rc_exec_lock, flags);
@@ -1055,14 +1097,19 @@ static void rc_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 		if (in) {
 			in->task = task;
 			spin_lock_irqsave(&rc_exec_lock, flags);
-			/* rc_probe_exit() sets no entry free once it has run. */
-			if (task->flags & PF_EXITING) {
-				spin_unlock_irqrestore(&rc_exec_lock, flags);
+			list_add(&in->node, &rc_exec_pending);
+			/*
+			 * rc_probe_exit() frees no entry added after it ran: add first,
+			 * then look (the barrier pairs with the one there).
+			 */
+			smp_mb();
+			if (READ_ONCE(task->flags) & PF_EXITING)
+				list_del(&in->node);
+			else
+				in = NULL;
+			spin_unlock_irqrestore(&rc_exec_lock, flags);
+			if (in)
 				rc_inherit_free(in);
-			} else {
-				list_add(&in->node, &rc_exec_pending);
-				spin_unlock_irqrestore(&rc_exec_lock, flags);
-			}
 		} else {
 			atomic_long_inc(&rc_inherit_failures);
 		}
