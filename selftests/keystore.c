@@ -385,9 +385,11 @@ TEST_F_TIMEOUT(suspend, passphrase_key_asked_again_after_resume, 60)
  * is taken) or lose (-EBUSY, -EKEYREJECTED: ciphertext exists), but no page may
  * be encrypted under a key that is being replaced, or the process reads garbage
  * (or dies of SIGBUS) when it touches its pages again. Two threads start together,
- * many times over; each time a child must get its data back intact.
+ * many times over, the protect delayed so that the two meet ever closer to where
+ * the load's check and the first encrypted page cross; each time a child must get
+ * its data back intact.
  */
-#define RACE_ROUNDS	60
+#define RACE_ROUNDS	120
 #define RACE_PAGES	64
 
 struct race {
@@ -420,6 +422,7 @@ static void *race_load(void *arg)
 TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 {
 	int loaded = 0, refused = 0, corrupted = 0, round;
+	unsigned int delay = 20000, step;
 	struct race r = {};
 
 	r.fd = rc_fd();
@@ -432,7 +435,7 @@ TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 
 		for (int i = 0; i < RAMCRYPT_KEY_BYTES; i++)
 			r.key[i] = rand();
-		r.delay_us = (round % 12) * 4000;
+		r.delay_us = delay + rand() % 200;
 		ASSERT_EQ(0, pipe(ready));
 		ASSERT_EQ(0, pipe(go));
 		r.pid = fork();
@@ -458,6 +461,18 @@ TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 			TH_LOG("KEY_LOAD: %s", strerror(-r.load_ret));
 		loaded += r.load_ret == 0;
 		refused += r.load_ret != 0;
+		/*
+		 * Home in on the crossing point, where the load's "no ciphertext yet"
+		 * and the protect's first page meet: the load won, so start the protect
+		 * earlier; it lost, so later. The steps shrink from 4 ms to 50 us.
+		 */
+		step = 4000 >> (round / 8);
+		if (step < 50)
+			step = 50;
+		if (r.load_ret == 0)
+			delay = delay > step ? delay - step : 0;
+		else
+			delay += step;
 		ASSERT_EQ(1, write(go[1], "g", 1));
 		ASSERT_EQ(r.pid, waitpid(r.pid, &status, 0));
 		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
@@ -475,8 +490,8 @@ TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 		}
 	}
 	close(r.fd);
-	TH_LOG("%d rounds: key load took %d times, refused %d times; %d children lost data",
-	       RACE_ROUNDS, loaded, refused, corrupted);
+	TH_LOG("%d rounds: key load took %d times, refused %d times; %d children lost data; "
+	       "protect delay at the end %u us", RACE_ROUNDS, loaded, refused, corrupted, delay);
 	EXPECT_EQ(0, corrupted);
 	EXPECT_LT(0, loaded) TH_LOG("the load never won: nothing raced");
 }
