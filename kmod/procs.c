@@ -591,6 +591,19 @@ static void rc_fault_work(struct callback_head *cb)
  * start of the x86 fault handler: interrupts off, the mmap_lock possibly held (a
  * kernel fault in copy_to_user under it), so it records and defers, nothing else.
  */
+/* Record a fault of current, or, without room or work, ask for a full pass. */
+static void rc_pend_add_locked(struct rc_mm *rc, unsigned long address, bool room)
+{
+	lockdep_assert_held(&rc->pend_lock);
+	if (!room || rc->pend_count == RC_PEND) {
+		rc->pend_overflow = true;
+		return;
+	}
+	rc->pend[rc->pend_count].addr = address & PAGE_MASK;
+	rc->pend[rc->pend_count].task = current;
+	rc->pend_count++;
+}
+
 static void rc_probe_fault(void *data, unsigned long address,
 			   struct pt_regs *regs, unsigned long error_code)
 {
@@ -632,13 +645,7 @@ static void rc_probe_fault(void *data, unsigned long address,
 	if (i < rc->pend_count || rc->pend_count == RC_PEND) {
 		bool queued = i < rc->pend_count;
 
-		if (rc->pend_count == RC_PEND) {
-			rc->pend_overflow = true;
-		} else {
-			rc->pend[rc->pend_count].addr = address & PAGE_MASK;
-			rc->pend[rc->pend_count].task = current;
-			rc->pend_count++;
-		}
+		rc_pend_add_locked(rc, address, true);
 		spin_unlock_irqrestore(&rc->pend_lock, flags);
 		if (!queued)
 			rc_mm_kick(rc);
@@ -658,13 +665,7 @@ static void rc_probe_fault(void *data, unsigned long address,
 		}
 	}
 	spin_lock_irqsave(&rc->pend_lock, flags);
-	if (!w || rc->pend_count == RC_PEND) {
-		rc->pend_overflow = true;
-	} else {
-		rc->pend[rc->pend_count].addr = address & PAGE_MASK;
-		rc->pend[rc->pend_count].task = current;
-		rc->pend_count++;
-	}
+	rc_pend_add_locked(rc, address, w);
 	spin_unlock_irqrestore(&rc->pend_lock, flags);
 	if (!w) {
 		/* Past exit_task_work(): nobody else will pass over this fault. */

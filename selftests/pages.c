@@ -499,6 +499,30 @@ static long count_in_ram(uint64_t seed)
 }
 
 /*
+ * A child that maps NPAGES, is protected first if asked, writes pattern seed to
+ * them and says so on ready, then waits for a byte on go and exits: 0 if its data
+ * is intact, 1 if it could not start, 2 on a pipe error, 3 for corrupt data.
+ */
+static pid_t pattern_child(int fd, unsigned int window, uint64_t seed, bool prot,
+			   int ready[2], int go[2])
+{
+	pid_t pid = fork();
+	char c;
+
+	if (pid == 0) {
+		uint64_t *buf = map_pages(NPAGES);
+
+		if (!buf || (prot && protect(fd, 0, 0, window)))
+			_exit(1);
+		fill(buf, NPAGES, seed);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(2);
+		_exit(check(buf, NPAGES, seed) ? 3 : 0);
+	}
+	return pid;
+}
+
+/*
  * A child writes the pattern to 1000 pages and waits; we search all of RAM. With
  * protection the pattern is in at most `window` pages; without, in all of them.
  */
@@ -522,18 +546,8 @@ TEST_F_TIMEOUT(pages, physical_memory, 300)
 
 		ASSERT_EQ(0, pipe(ready));
 		ASSERT_EQ(0, pipe(go));
-		pid = fork();
+		pid = pattern_child(self->fd, self->window, seed, i == 0, ready, go);
 		ASSERT_GE(pid, 0);
-		if (pid == 0) {
-			uint64_t *buf = map_pages(NPAGES);
-
-			if (!buf || (i == 0 && protect(self->fd, 0, 0, self->window)))
-				_exit(1);
-			fill(buf, NPAGES, seed);
-			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
-				_exit(2);
-			_exit(check(buf, NPAGES, seed) ? 3 : 0);
-		}
 		ASSERT_EQ(1, read(ready[0], &c, 1));
 		if (i == 0)
 			usleep(200 * 1000);	/* let the child reach its read() */
@@ -632,20 +646,9 @@ TEST_F_TIMEOUT(pages, exit_wipes_plaintext, 300)
 		ASSERT_EQ(0, write_file(capf, cap));
 		ASSERT_EQ(0, pipe(ready));
 		ASSERT_EQ(0, pipe(go));
-		pid = fork();
+		/* It exits with every page still mapped. */
+		pid = pattern_child(self->fd, self->window, seed, prot, ready, go);
 		ASSERT_GE(pid, 0);
-		if (pid == 0) {
-			uint64_t *buf = map_pages(NPAGES);
-
-			if (!buf || (prot && protect(self->fd, 0, 0, self->window)))
-				_exit(1);
-			fill(buf, NPAGES, seed);
-			if (check(buf, NPAGES, seed))
-				_exit(3);
-			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
-				_exit(2);
-			_exit(0);	/* with every page still mapped */
-		}
 		ASSERT_EQ(1, read(ready[0], &c, 1));
 		if (prot) {
 			ASSERT_EQ(0, proc_stats(self->fd, pid, &st));
@@ -703,21 +706,8 @@ TEST_F_TIMEOUT(pages, idle_window_expires, 300)
 		ASSERT_EQ(0, write_file(agef, expire ? "300" : "0"));
 		ASSERT_EQ(0, pipe(ready));
 		ASSERT_EQ(0, pipe(go));
-		pid = fork();
+		pid = pattern_child(self->fd, self->window, seed, true, ready, go);
 		ASSERT_GE(pid, 0);
-		if (pid == 0) {
-			uint64_t *buf = map_pages(NPAGES);
-
-			if (!buf || protect(self->fd, 0, 0, self->window))
-				_exit(1);
-			fill(buf, NPAGES, seed);
-			/* The last pages touched are the window's: touch them again. */
-			if (check(buf, NPAGES, seed))
-				_exit(3);
-			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
-				_exit(2);
-			_exit(check(buf, NPAGES, seed) ? 3 : 0);
-		}
 		ASSERT_EQ(1, read(ready[0], &c, 1));
 		/* Idle now, in read(): 1.5 s is 5 ages and 15 scanner passes. */
 		for (ms = 0; ms < 1500; ms += 50) {
