@@ -396,7 +396,7 @@ struct race {
 	pthread_barrier_t go;
 	pid_t pid;
 	int fd, protect_ret, load_ret;
-	unsigned int delay_us;	/* of the protect: the two meet at varying points */
+	int delay_us;		/* > 0: the protect waits, < 0: the load waits */
 	unsigned char key[RAMCRYPT_KEY_BYTES];
 };
 
@@ -405,7 +405,8 @@ static void *race_protect(void *arg)
 	struct race *r = arg;
 
 	pthread_barrier_wait(&r->go);
-	usleep(r->delay_us);
+	if (r->delay_us > 0)
+		usleep(r->delay_us);
 	r->protect_ret = protect(r->fd, r->pid, 0, RAMCRYPT_MIN_WINDOW);
 	return NULL;
 }
@@ -415,6 +416,8 @@ static void *race_load(void *arg)
 	struct race *r = arg;
 
 	pthread_barrier_wait(&r->go);
+	if (r->delay_us < 0)
+		usleep(-r->delay_us);
 	r->load_ret = key_load(r->key);
 	return NULL;
 }
@@ -422,7 +425,7 @@ static void *race_load(void *arg)
 TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 {
 	int loaded = 0, refused = 0, corrupted = 0, round;
-	unsigned int delay = 20000, step;
+	int delay = 20000, step;
 	struct race r = {};
 
 	r.fd = rc_fd();
@@ -435,7 +438,7 @@ TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 
 		for (int i = 0; i < RAMCRYPT_KEY_BYTES; i++)
 			r.key[i] = rand();
-		r.delay_us = delay + rand() % 200;
+		r.delay_us = delay + rand() % 200 - 100;
 		ASSERT_EQ(0, pipe(ready));
 		ASSERT_EQ(0, pipe(go));
 		r.pid = fork();
@@ -464,15 +467,13 @@ TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 		/*
 		 * Home in on the crossing point, where the load's "no ciphertext yet"
 		 * and the protect's first page meet: the load won, so start the protect
-		 * earlier; it lost, so later. The steps shrink from 4 ms to 50 us.
+		 * earlier (or the load later); it lost, so the other way. The steps
+		 * shrink from 4 ms to 50 us.
 		 */
 		step = 4000 >> (round / 8);
 		if (step < 50)
 			step = 50;
-		if (r.load_ret == 0)
-			delay = delay > step ? delay - step : 0;
-		else
-			delay += step;
+		delay += r.load_ret == 0 ? -step : step;
 		ASSERT_EQ(1, write(go[1], "g", 1));
 		ASSERT_EQ(r.pid, waitpid(r.pid, &status, 0));
 		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
@@ -491,7 +492,7 @@ TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 	}
 	close(r.fd);
 	TH_LOG("%d rounds: key load took %d times, refused %d times; %d children lost data; "
-	       "protect delay at the end %u us", RACE_ROUNDS, loaded, refused, corrupted, delay);
+	       "protect delay at the end %d us", RACE_ROUNDS, loaded, refused, corrupted, delay);
 	EXPECT_EQ(0, corrupted);
 	EXPECT_LT(0, loaded) TH_LOG("the load never won: nothing raced");
 }
