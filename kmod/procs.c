@@ -1178,9 +1178,15 @@ static void rc_scan_fn(struct work_struct *work)
 				   msecs_to_jiffies(READ_ONCE(rc_scan_interval_ms)));
 }
 
+/*
+ * scan_interval_ms changed: a pass queued with the old period comes at the new one.
+ * Also while nothing is protected: protect only queues a pass if none is queued,
+ * and one queued an hour away would otherwise stay (a pass with nothing to do does
+ * not queue the next).
+ */
 void rc_procs_scanner_kick(void)
 {
-	if (atomic_read(&rc_nr_protected) && !READ_ONCE(rc_shutting_down))
+	if (!READ_ONCE(rc_shutting_down))
 		mod_delayed_work(system_unbound_wq, &rc_scan_work,
 				 msecs_to_jiffies(READ_ONCE(rc_scan_interval_ms)));
 }
