@@ -428,7 +428,6 @@ static void rc_wipe_page(struct page *page)
 	kunmap_local(p);
 }
 
-
 struct rc_wipe {
 	struct mm_struct *mm;
 	unsigned long wiped, left;

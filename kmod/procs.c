@@ -325,19 +325,15 @@ static void rc_fifo_push(struct rc_mm *rc, unsigned long addr)
  * page was touched cannot be seen without a fault. So an idle process holds no
  * plaintext after max_plain_age_ms plus one scanner interval. rc->lock held.
  */
-static unsigned int rc_fifo_expire(struct rc_mm *rc)
+static void rc_fifo_expire(struct rc_mm *rc)
 {
 	unsigned long age = msecs_to_jiffies(READ_ONCE(rc_max_plain_age_ms));
-	unsigned int n = 0;
 
 	if (!age)
-		return 0;
+		return;
 	while (rc->fifo_count &&
-	       time_after_eq(jiffies, rc->fifo_time[rc->fifo_head] + age)) {
+	       time_after_eq(jiffies, rc->fifo_time[rc->fifo_head] + age))
 		rc_fifo_pop(rc);
-		n++;
-	}
-	return n;
 }
 
 static int rc_cmp_ulong(const void *a, const void *b)
