@@ -707,6 +707,63 @@ TEST_F_TIMEOUT(behaviours, pending_overflow_threads, 300)
 	EXPECT_SETTLED(self);
 }
 
+/*
+ * One task, more faults in one syscall than the pending list holds: read() of 100
+ * pages from a pipe faults 100 times in copy_to_user. The first fault queues the
+ * task's work, the next 63 join it, the rest find the list full: the work that
+ * runs on the way out must then do a full pass. With the scanner an hour away the
+ * process is within its window as soon as read() has returned.
+ */
+#define RD_PAGES 100
+TEST_F_TIMEOUT(behaviours, one_syscall_overflows_the_list, 120)
+{
+	int p[2], status;
+	pid_t pid;
+
+	SETUP_SKIPPED();
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_LE((int)(RD_PAGES * PAGE), fcntl(p[1], F_SETPIPE_SZ, RD_PAGES * PAGE));
+	ASSERT_EQ(0, sysctl_set("scan_interval_ms", SCAN_OFF));
+	pid = fork_kid(self);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		uint64_t *buf = map_pages(RD_PAGES);
+		struct ramcrypt_proc_stats st;
+		size_t got = 0;
+		ssize_t n;
+
+		if (!buf || protect(self->fd, 0, 0, W))
+			_exit(1);
+		while (got < RD_PAGES * PAGE) {	/* a pipe may hand it out in parts */
+			n = read(p[0], (char *)buf + got, RD_PAGES * PAGE - got);
+			if (n <= 0)
+				_exit(2);
+			got += n;
+		}
+		if (proc_stats(self->fd, 0, &st))
+			_exit(3);
+		fprintf(stderr, "# after read(): plaintext %llu (window %llu), faults %llu\n",
+			st.window_pages, st.window, st.faults);
+		if (st.window_pages > st.window)
+			_exit(4);
+		_exit(check(buf, RD_PAGES, 77) ? 5 : 0);
+	}
+	{
+		uint64_t *src = map_pages(RD_PAGES);
+
+		ASSERT_NE(NULL, src);
+		fill(src, RD_PAGES, 77);
+		ASSERT_EQ((ssize_t)(RD_PAGES * PAGE), write(p[1], src, RD_PAGES * PAGE));
+		munmap(src, RD_PAGES * PAGE);
+	}
+	ASSERT_EQ(pid, reap(self, pid, &status));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("child status %#x (4: over its window after read(), 5: data)", status);
+	close(p[0]);
+	close(p[1]);
+	EXPECT_SETTLED(self);
+}
+
 /* ---- SIGSTOP and SIGKILL while faulting ---- */
 
 #define CH_THREADS	4
