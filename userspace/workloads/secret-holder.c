@@ -320,6 +320,13 @@ int main(int argc, char **argv)
 		leaked_schedule256 = aligned_alloc(PAGE, PAGE);
 		AES_set_encrypt_key(leak256, 256, leaked_schedule256);
 	}
+	/*
+	 * The keys now live only in their schedules' own pages, which nothing touches
+	 * again: left on this stack page they would share the stack copy's page and the
+	 * window with the secret, and a busy run would expose them with it.
+	 */
+	explicit_bzero(leak, sizeof(leak));
+	explicit_bzero(leak256, sizeof(leak256));
 
 	printf("%s: ready pid=%d working_set=%zuMiB mode=%s\n", name, getpid(), ws_mib,
 	       idle ? "idle" : "busy");
