@@ -3,6 +3,7 @@
 #   make check       every test: host unit tests and the guest selftests on both kernel lanes
 #                    (KERNEL=6.12 or KERNEL=6.1: one lane; DEBUG=1: the debug kernels)
 #   make attack      the full attack evaluation: RAM dumps, aeskeyfind; writes docs/security/REPORT.md
+#                    (ATTACK_ARGS="--dumps 20": a reduced run, written to build/attack/REPORT-reduced.md)
 #   make bench-crypto  native cipher speed against OpenSSL -> docs/bench/crypto.md
 #   make bench       guest benchmarks (fault costs, slowdown, memory) -> docs/bench/
 #   make mutate      break the module on purpose, one way at a time: the tests must catch each
@@ -43,7 +44,7 @@ bench-crypto: userspace
 	@scripts/bench-crypto
 
 attack: kmod userspace
-	@scripts/attack
+	@scripts/attack $(ATTACK_ARGS)
 
 bench: kmod userspace
 	@scripts/bench
