@@ -191,8 +191,9 @@ test_unknown_command() {
 	problem=
 	[ "$rc" -ne 0 ] || problem="want a non-zero exit status"
 	err_has "^ramcrypt: unknown command 'frobnicate'$" || problem="no 'unknown command' message"
-	err_has '^Usage: ramcrypt COMMAND' || problem="no usage"
-	check "unknown command fails with usage" "$problem"
+	err_has "^Try 'ramcrypt --help' for more information\.$" || problem="no pointer to --help"
+	[ "$(wc -l <"$tmp/err")" -eq 2 ] || problem="want two lines"
+	check "unknown command fails in two lines" "$problem"
 }
 
 test_small_window() {

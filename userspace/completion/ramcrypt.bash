@@ -25,7 +25,7 @@ _ramcrypt()
 
 	if ((cword == 1)); then
 		COMPREPLY=($(compgen -W "run protect unprotect set ps status key secret
-			selftest version doctor --help" -- "$cur"))
+			selftest version doctor --help --version" -- "$cur"))
 		return
 	fi
 
@@ -59,7 +59,7 @@ _ramcrypt()
 		;;
 	unprotect)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--all --help" -- "$cur"))
 		else
 			_ramcrypt_protected_pids
 		fi

@@ -63,6 +63,7 @@ public:
 
 private:
 	int usage_error(const std::string &message);
+	std::string parse_error_text(const CLI::ParseError &e) const;
 	int unknown(const std::string &arg);
 	void build();
 	CLI::App *command(CLI::App *parent, const std::string &name, const std::string &description,
@@ -80,6 +81,8 @@ private:
 		 *doctor_ = nullptr;
 	CLI::App *secret_ = nullptr, *secret_seal_ = nullptr, *secret_unseal_ = nullptr;
 	CLI::Option *window_opt_ = nullptr, *protect_window_opt_ = nullptr, *iterations_opt_ = nullptr;
+	bool show_version_ = false;
+	bool unprotect_all_ = false;
 
 	std::string window_;
 	std::vector<std::string> pids_;
@@ -117,9 +120,11 @@ void Cli::build()
 		       "run [--window N] [--secret NAME[=VAR[:hex]]]... [--keyring K] [--] COMMAND [ARGS...]");
 	window_opt_ = run_->add_option("--window", window_, window_help)
 			      ->type_name("N");
+	// One NAME per --secret: a vector option would take COMMAND as a second NAME.
 	run_->add_option("--secret", run_secrets_,
 			 "Unseal secret NAME into environment variable VAR (default: NAME in upper case)")
-		->type_name("NAME[=VAR[:hex]]");
+		->type_name("NAME[=VAR[:hex]]")
+		->allow_extra_args(false);
 	run_->add_option("--keyring", secrets_.keyring, "Keyring of the --secret blobs: @u (default), @s, @p, @p:UID")
 		->type_name("K");
 	run_->prefix_command(); // COMMAND and everything after it are the command's
@@ -135,8 +140,10 @@ void Cli::build()
 	protect_->add_flag("--inherit-exec", inherit_exec_, "Keep protection when the process calls execve");
 
 	unprotect_ = command(&app_, "unprotect", "Decrypt processes and stop protecting them",
-			     "unprotect PID...");
+			     "unprotect PID... | unprotect --all");
 	unprotect_->add_option("PID", pids_, "Processes to unprotect")->type_name("");
+	unprotect_->add_flag("--all", unprotect_all_,
+			     "Every protected process (needed before a new key can be loaded)");
 
 	set_ = command(&app_, "set", "Change a protected process", "set window PID N");
 	set_->require_subcommand(1);
@@ -210,6 +217,8 @@ void Cli::build()
 	doctor_->add_flag("--json", json_, "One JSON object");
 	doctor_->footer("Exit status: 0 all good, 1 ramcrypt cannot run here, 2 it runs with weaker protection.");
 
+	app_.add_flag("-V,--version", show_version_, "Show the version of this tool and exit");
+
 	// Set last: subcommands copy these when they are created, and must not have them.
 	app_.footer("Run 'ramcrypt COMMAND --help' for the options of a command; see ramcrypt(8).");
 	app_.allow_extras();
@@ -253,6 +262,10 @@ int Cli::dispatch()
 	std::vector<pid_t> pids;
 	std::string error;
 
+	if (show_version_) {
+		env_.out << "ramcrypt " << tool_version << '\n';
+		return 0;
+	}
 	if (window_opt_->count() || protect_window_opt_->count())
 		error = window_error(window_, window);
 	if (!error.empty())
@@ -278,6 +291,11 @@ int Cli::dispatch()
 			secrets_.specs.push_back(spec);
 		}
 		return cmd_run(env_, window, command, &secrets_);
+	}
+	if (unprotect_->parsed() && unprotect_all_) {
+		if (!pids_.empty())
+			return usage_error("--all takes no PID");
+		return cmd_unprotect_all(env_);
 	}
 	if (protect_->parsed() || unprotect_->parsed()) {
 		if (error = pids_error(pids_, pids); !error.empty())
@@ -337,8 +355,42 @@ int Cli::unknown(const std::string &arg)
 		env_.err << "ramcrypt: unrecognized option '" << arg << "'\n";
 	else
 		env_.err << "ramcrypt: unknown command '" << arg << "'\n";
-	env_.err << app_.help();
+	env_.err << "Try 'ramcrypt --help' for more information.\n";
 	return exit_failure;
+}
+
+// The parser's message in the words of the rest of the tool: CLI11's own texts
+// ("--window: 1 required N missing", "Could not convert: --json = x") are not for users.
+std::string Cli::parse_error_text(const CLI::ParseError &e) const
+{
+	std::string what = e.what();
+	auto before = [&](const std::string &sep) { return what.substr(0, what.find(sep)); };
+	auto after = [&](const std::string &sep) {
+		auto at = what.find(sep);
+		return at == std::string::npos ? std::string() : what.substr(at + sep.size());
+	};
+
+	if (dynamic_cast<const CLI::ArgumentMismatch *>(&e) && what.find(" required ") != std::string::npos)
+		return "option '" + before(":") + "' needs a value";
+	if (dynamic_cast<const CLI::ConversionError *>(&e) && what.starts_with("Could not convert: "))
+		return "option '" + before(" = ").substr(19) + "' takes no value";
+	if (dynamic_cast<const CLI::ExtrasError *>(&e)) {
+		std::string arg = after(" expected: ");
+		arg = arg.substr(0, arg.find(' '));
+		return (arg.starts_with("-") ? "unrecognized option '" : "unexpected argument '") + arg + "'";
+	}
+	if (dynamic_cast<const CLI::ExcludesError *>(&e))
+		return before(" excludes ") + " and " + after(" excludes ") + " cannot be used together";
+	if (dynamic_cast<const CLI::RequiresError *>(&e))
+		return before(" requires ") + " needs " + after(" requires ");
+	if (dynamic_cast<const CLI::RequiredError *>(&e) && what.find("subcommand") != std::string::npos) {
+		const CLI::App *a = &app_;
+		while (!a->get_subcommands().empty())
+			a = a->get_subcommands().front();
+		auto rest = a->remaining();
+		return rest.empty() ? "missing command" : "unknown command '" + rest.front() + "'";
+	}
+	return what;
 }
 
 int Cli::main(int argc, const char *const *argv)
@@ -353,7 +405,7 @@ int Cli::main(int argc, const char *const *argv)
 		env_.out << app_.help("", CLI::AppFormatMode::All);
 		return 0;
 	} catch (const CLI::ParseError &e) {
-		return usage_error(e.what());
+		return usage_error(parse_error_text(e));
 	}
 	return dispatch();
 }

@@ -353,6 +353,32 @@ int cmd_unprotect(Env &env, const std::vector<pid_t> &pids)
 	return status;
 }
 
+// Every protected process, as the module lists them; one that exited meanwhile is
+// not an error.
+int cmd_unprotect_all(Env &env)
+{
+	auto dev = open_or_report(env, Access::write);
+	if (!dev)
+		return exit_failure;
+
+	std::vector<__u64> pids;
+	if (int e = list_pids(*dev, pids)) {
+		report(env, "unprotect", e);
+		return exit_failure;
+	}
+	int status = 0;
+	for (__u64 pid : pids) {
+		ramcrypt_pid p = {};
+		p.pid = pid;
+		int e = dev->unprotect(p);
+		if (e && e != ESRCH) {
+			report(env, "unprotect " + std::to_string(pid), e);
+			status = exit_failure;
+		}
+	}
+	return status;
+}
+
 int cmd_set_window(Env &env, pid_t pid, std::uint64_t window)
 {
 	auto dev = open_or_report(env, Access::write);

@@ -47,6 +47,7 @@ int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &comm
 int cmd_protect(Env &env, const std::vector<pid_t> &pids, std::uint64_t window,
 		bool inherit_exec);
 int cmd_unprotect(Env &env, const std::vector<pid_t> &pids);
+int cmd_unprotect_all(Env &env);
 int cmd_set_window(Env &env, pid_t pid, std::uint64_t window);
 int cmd_ps(Env &env, bool json);
 int cmd_status(Env &env, bool json);
