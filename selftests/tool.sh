@@ -164,7 +164,7 @@ test_status_json() {
 	if out_has '"healthy":true'; then
 		[ "$rc" -eq 0 ] || problem="healthy, but exit status $rc"
 	elif out_has '"healthy":false'; then
-		[ "$rc" -eq 1 ] || problem="not healthy, but exit status $rc"
+		[ "$rc" -eq 2 ] || problem="not healthy, but exit status $rc (want 2)"
 	elif err_has '^ramcrypt: status: not supported by this module version$'; then
 		[ "$rc" -eq 1 ] || problem="status unsupported, but exit status $rc"
 	else
@@ -479,7 +479,7 @@ test_key_status() {
 	if out_has '"healthy":true'; then
 		[ "$rc" -eq 0 ] || problem="healthy, but exit status $rc"
 	else
-		[ "$rc" -eq 1 ] || problem="not healthy, but exit status $rc"
+		[ "$rc" -eq 2 ] || problem="not healthy, but exit status $rc (want 2)"
 	fi
 	check "$name" "$problem"
 }

@@ -157,12 +157,14 @@ void Cli::build()
 	status_ = command(&app_, "status", "Show module, key and protection state; fails unless healthy",
 			  "status [--json]");
 	status_->add_flag("--json", json_, "One JSON object");
+	status_->footer("Exit status: 0 healthy, 1 error, 2 degraded, 3 module not loaded.");
 
 	key_ = command(&app_, "key", "Show or load the key", "key status|load ...");
 	key_->require_subcommand(1);
 	key_status_ = command(key_, "status", "Show the key source and health; fails unless healthy",
 			      "key status [--json]");
 	key_status_->add_flag("--json", json_, "One JSON object");
+	key_status_->footer("Exit status: 0 healthy, 1 error, 2 degraded.");
 	key_load_ = command(key_, "load", "Load a key derived from a passphrase (PBKDF2-HMAC-SHA256)",
 			    "key load (--passphrase [-y] | --key-file FILE) [--salt-file FILE] [--iterations N]");
 	auto *pass = key_load_->add_flag("--passphrase", key_opts_.passphrase,

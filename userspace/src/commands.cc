@@ -471,7 +471,7 @@ int cmd_status(Env &env, bool json)
 				<< '\n';
 		else
 			print_field(env, "module", "not loaded");
-		return exit_failure;
+		return exit_not_loaded;
 	}
 	if (!dev) {
 		report_open(env, error);
@@ -556,7 +556,7 @@ int cmd_status(Env &env, bool json)
 		report(env, "status", status_error);
 		return exit_failure;
 	}
-	return healthy ? 0 : exit_failure;
+	return healthy ? 0 : exit_degraded;
 }
 
 int cmd_key_status(Env &env, bool json)
@@ -597,7 +597,7 @@ int cmd_key_status(Env &env, bool json)
 				env.out << "  - " << c << '\n';
 		}
 	}
-	return healthy ? 0 : exit_failure;
+	return healthy ? 0 : exit_degraded;
 }
 
 int cmd_key_load(Env &env, const KeyLoadOptions &opt)

@@ -24,6 +24,9 @@ inline constexpr int exit_failure = 1;
 inline constexpr int exit_run_failed = 125;
 inline constexpr int exit_cannot_invoke = 126;
 inline constexpr int exit_not_found = 127;
+// status and key status, for monitors: 1 stays "could not tell" (an error).
+inline constexpr int exit_degraded = 2;
+inline constexpr int exit_not_loaded = 3;
 
 struct Env {
 	std::function<std::unique_ptr<Device>(Access, int &error)> open_device;

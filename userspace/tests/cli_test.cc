@@ -617,10 +617,10 @@ TEST_F(CliTest, PsReportsOtherStatsErrors)
 TEST_F(CliTest, StatusModuleNotLoaded)
 {
 	mod_.open_error = ENOENT;
-	EXPECT_EQ(run({ "status", "--json" }), 1);
+	EXPECT_EQ(run({ "status", "--json" }), 3); // a monitor tells "not loaded" from "degraded"
 	EXPECT_EQ(out_.str(), "{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"loaded\":false}\n");
 	EXPECT_EQ(err_.str(), "");
-	EXPECT_EQ(run({ "status" }), 1);
+	EXPECT_EQ(run({ "status" }), 3);
 	EXPECT_EQ(out_.str(), "module:               not loaded\n");
 }
 
@@ -683,10 +683,10 @@ TEST_F(CliTest, StatusDegraded)
 	healthy_status();
 	mod_.status.degraded = RAMCRYPT_DEGRADED_KEY_LOST | RAMCRYPT_DEGRADED_NOMEM | (1ULL << 10);
 	mod_.status.cpus_with_key = 0;
-	EXPECT_EQ(run({ "status", "--json" }), 1);
+	EXPECT_EQ(run({ "status", "--json" }), 2);
 	EXPECT_NE(out_.str().find("\"degraded\":[\"key_lost\",\"nomem\",\"unknown_0x400\"],\"healthy\":false"),
 		  std::string::npos);
-	EXPECT_EQ(run({ "status" }), 1);
+	EXPECT_EQ(run({ "status" }), 2);
 	EXPECT_NE(out_.str().find("health:               DEGRADED\n"
 				  "  - 0 of 2 online CPUs hold the key\n"
 				  "  - no CPU holds the key any more\n"
@@ -700,7 +700,7 @@ TEST_F(CliTest, StatusWithoutKeyIsNotHealthy)
 {
 	healthy_status();
 	mod_.status.key_source = RAMCRYPT_KEY_NONE;
-	EXPECT_EQ(run({ "status" }), 1);
+	EXPECT_EQ(run({ "status" }), 2);
 	EXPECT_NE(out_.str().find("  - no key loaded\n"), std::string::npos);
 }
 
@@ -724,7 +724,7 @@ TEST_F(CliTest, KeyStatus)
 	EXPECT_EQ(out_.str(), "{\"key_source\":\"random\",\"key_generation\":1,\"cpus_online\":2,"
 			      "\"cpus_with_key\":2,\"key_heals\":0,\"degraded\":[],\"healthy\":true}\n");
 	mod_.status.degraded |= RAMCRYPT_DEGRADED_SLOTS;
-	EXPECT_EQ(run({ "key", "status" }), 1);
+	EXPECT_EQ(run({ "key", "status" }), 2);
 	EXPECT_NE(out_.str().find("health:               DEGRADED\n"
 				  "  - not all breakpoint slots are reserved"),
 		  std::string::npos)
