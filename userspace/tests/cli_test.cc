@@ -760,6 +760,28 @@ TEST_F(CliTest, KeyLoadFromStandardInput)
 	EXPECT_EQ(hex(mod_.key), default_salt_key_1000);
 }
 
+// ramcrypt-key.service pipes `systemd-ask-password -n` into --key-file -: without a
+// newline the bytes are the typed passphrase and the key is the prompt's; with one
+// (systemd-ask-password without -n) it is another key (docs/SEALING.md).
+TEST_F(CliTest, KeyFileWithoutNewlineIsThePromptsKey)
+{
+	EXPECT_EQ(run({ "key", "load", "--passphrase", "--iterations", "1000" }), 0);
+	const std::string prompted = hex(mod_.key);
+	for (const std::string &input : { std::string("correct horse"), std::string("correct horse\n") }) {
+		int fds[2];
+		ASSERT_EQ(pipe(fds), 0);
+		ASSERT_EQ(write(fds[1], input.data(), input.size()), static_cast<ssize_t>(input.size()));
+		close(fds[1]);
+		env_.stdin_fd = fds[0];
+		EXPECT_EQ(run({ "key", "load", "--key-file", "-", "--iterations", "1000" }), 0);
+		close(fds[0]);
+		if (input.ends_with('\n'))
+			EXPECT_NE(hex(mod_.key), prompted);
+		else
+			EXPECT_EQ(hex(mod_.key), prompted);
+	}
+}
+
 TEST_F(CliTest, KeyLoadWithSaltFile)
 {
 	std::string key = file("keyfile", "hunter2\n");
