@@ -8,7 +8,7 @@
 #   make mutate      break the module on purpose, one way at a time: the tests must catch each
 #   make install     the tool, libramcrypt, headers, ramcrypt.pc, man page, completion and the
 #                    systemd/udev files (PREFIX=/usr/local, DESTDIR=); make uninstall removes them
-#   make deb         the Debian packages (dpkg-buildpackage -b -us -uc), into ..
+#   make deb         the Debian packages (dpkg-buildpackage -b -us -uc), moved to build/deb
 KFLAGS := $(if $(filter 1,$(DEBUG)),--debug)
 # Kernel lanes: make check runs each; every other target uses the first.
 KERNEL ?= 6.12 6.1
@@ -82,8 +82,14 @@ uninstall: install-build
 			rmdir "$(DESTDIR)$$d" 2>/dev/null || true;; esac; done
 	@rm -rf $(INSTALL_BUILD)/staging
 
+# dpkg-buildpackage writes to ..: the packages are moved to build/deb.
+DEB_VERSION := $(shell dpkg-parsechangelog -S Version 2>/dev/null)
 deb:
 	dpkg-buildpackage -b -us -uc
+	mkdir -p build/deb
+	mv ../ramcrypt_$(DEB_VERSION)_*.changes ../ramcrypt_$(DEB_VERSION)_*.buildinfo \
+		../ramcrypt*_$(DEB_VERSION)_*.deb ../libramcrypt*_$(DEB_VERSION)_*.deb build/deb/
+	@ls build/deb
 
 clean:
 	rm -rf build
