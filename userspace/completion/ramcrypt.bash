@@ -67,12 +67,14 @@ _ramcrypt()
 	secret)
 		case $prev in
 		--keyring) COMPREPLY=($(compgen -W "@u @s @p" -- "$cur")); return ;;
-		--from-file) _filedir; return ;;
+		--from-file | --output) _filedir; return ;;
 		esac
 		if ((cword == 2)); then
-			COMPREPLY=($(compgen -W "seal unseal --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "seal unseal load --help" -- "$cur"))
 		elif [[ $cur == -* && ${words[2]} == seal ]]; then
-			COMPREPLY=($(compgen -W "--keyring --from-file --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--keyring --output --from-file --help" -- "$cur"))
+		elif [[ $cur != -* && ${words[2]} == load ]]; then
+			_filedir
 		elif [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--keyring --help" -- "$cur"))
 		fi

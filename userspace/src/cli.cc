@@ -79,7 +79,8 @@ private:
 		 *set_window_ = nullptr, *ps_ = nullptr, *status_ = nullptr, *key_ = nullptr,
 		 *key_status_ = nullptr, *key_load_ = nullptr, *selftest_ = nullptr, *version_ = nullptr,
 		 *doctor_ = nullptr;
-	CLI::App *secret_ = nullptr, *secret_seal_ = nullptr, *secret_unseal_ = nullptr;
+	CLI::App *secret_ = nullptr, *secret_seal_ = nullptr, *secret_unseal_ = nullptr, *secret_load_ = nullptr;
+	std::string secret_file_;
 	CLI::Option *window_opt_ = nullptr, *protect_window_opt_ = nullptr, *iterations_opt_ = nullptr;
 	bool show_version_ = false;
 	bool unprotect_all_ = false;
@@ -186,19 +187,29 @@ void Cli::build()
 	key_load_->footer("The same passphrase, salt and iterations give the same key after a reboot.");
 
 	secret_ = command(&app_, "secret", "Seal secrets under the module's key (docs/SEALING.md)",
-			  "secret seal|unseal ...");
+			  "secret seal|unseal|load ...");
 	secret_->require_subcommand(1);
-	secret_seal_ = command(secret_, "seal", "Seal a secret from standard input or FILE into a keyring",
-			       "secret seal NAME [--keyring K] [--from-file FILE]");
+	secret_seal_ = command(secret_, "seal", "Seal a secret from standard input or FILE into a keyring or a file",
+			       "secret seal NAME [--keyring K | --output FILE] [--from-file FILE]");
 	secret_seal_->add_option("NAME", seal_opts_.name, "Name of the secret")->type_name("");
-	secret_seal_->add_option("--keyring", seal_opts_.keyring, "@u (default), @s, @p, @p:UID or a key id")
-		->type_name("K");
+	auto *seal_keyring = secret_seal_->add_option("--keyring", seal_opts_.keyring,
+						      "@u (default), @s, @p, @p:UID or a key id")
+				     ->type_name("K");
+	secret_seal_->add_option("--output", seal_opts_.output,
+				 "Write a sealed-secret file instead (kept across reboots; 'secret load' it)")
+		->type_name("FILE")
+		->excludes(seal_keyring);
 	secret_seal_->add_option("--from-file", seal_opts_.from_file, "Read the secret from FILE (- is standard input)")
 		->type_name("FILE");
 	secret_unseal_ = command(secret_, "unseal", "Check that NAME unseals, in protected memory; never prints it",
 				 "secret unseal NAME [--keyring K]");
 	secret_unseal_->add_option("NAME", unseal_name_, "Name of the secret")->type_name("");
 	secret_unseal_->add_option("--keyring", seal_opts_.keyring, "@u (default), @s, @p, @p:UID or a key id")
+		->type_name("K");
+	secret_load_ = command(secret_, "load", "Put a sealed-secret file into a keyring, under the name it was sealed with",
+			       "secret load FILE [--keyring K]");
+	secret_load_->add_option("FILE", secret_file_, "File written by 'secret seal --output'")->type_name("");
+	secret_load_->add_option("--keyring", seal_opts_.keyring, "@u (default), @s, @p, @p:UID or a key id")
 		->type_name("K");
 	secret_->footer("Programs get a secret with 'ramcrypt run --secret NAME -- PROGRAM' or libramcrypt.");
 
@@ -339,6 +350,11 @@ int Cli::dispatch()
 			return usage_error("missing secret name");
 		return secret_seal_->parsed() ? cmd_secret_seal(env_, seal_opts_)
 					      : cmd_secret_unseal(env_, name, seal_opts_.keyring);
+	}
+	if (secret_load_->parsed()) {
+		if (secret_file_.empty())
+			return usage_error("missing FILE");
+		return cmd_secret_load(env_, secret_file_, seal_opts_.keyring);
 	}
 	if (selftest_->parsed())
 		return cmd_selftest(env_);
