@@ -7,10 +7,12 @@
 # `ramcrypt run --secret`, and proves it holds it by printing HMAC-SHA256(DEK,
 # "ramcrypt seal_flow"), compared here with the value computed on the host. A wrong
 # passphrase, an unprotected server, a missing name and a module reload each get a
-# clear error and nothing on stdout. Runs as root with ramcrypt.ko loaded; leaves
-# the module loaded with the test passphrase key.
+# clear error and nothing on stdout. A sealed-secret file (secret seal --output)
+# brings the DEK back after the keyrings are emptied, as after a reboot. Runs as root
+# with ramcrypt.ko loaded; leaves the module loaded with the test passphrase key.
 
 server=/selftests/helpers/dek-server
+keyring_clear=/selftests/helpers/keyring-clear
 dek_hex=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 # python3 -c 'import hmac,hashlib; print(hmac.new(bytes(range(32)), b"ramcrypt seal_flow", hashlib.sha256).hexdigest())'
 want=fc4d9952f234163ade596aa6344e821a19dc4925b7ee542def94e03982a73027
@@ -58,10 +60,15 @@ printf 'correct horse battery stapler' >"$tmp/wrong"
 run ramcrypt key load --key-file "$tmp/kek" --iterations $iter
 check "admin loads the passphrase key (KEK)" "$([ $rc -eq 0 ] || echo 'key load failed')"
 
-# 2. The DEK is sealed into root's user keyring; the plaintext file is gone after.
+# 2. The DEK is sealed into root's user keyring, and into a file that outlives the
+#    keyrings; the plaintext file is gone after.
 run ramcrypt secret seal db-dek --keyring @u --from-file "$tmp/dek"
 check "seal the DEK into @u, no warning with a passphrase key" \
 	"$([ $rc -eq 0 ] && [ ! -s "$tmp/err" ] || echo 'seal failed or warned')"
+run ramcrypt secret seal db-dek --output "$tmp/db-dek.rcs" --from-file "$tmp/dek"
+check "seal the DEK into a file (secret seal --output), root-only" \
+	"$([ $rc -eq 0 ] && [ "$(stat -c %a "$tmp/db-dek.rcs")" = 600 ] &&
+		[ "$(head -c 4 "$tmp/db-dek.rcs")" = RCSF ] || echo 'want a 0600 RCSF file')"
 dd if=/dev/zero of="$tmp/dek" bs=32 count=1 conv=notrunc 2>/dev/null
 rm -f "$tmp/dek"
 check "the keyring holds the blob as ramcrypt:db-dek" \
@@ -127,6 +134,19 @@ if rmmod ramcrypt && insmod /lib/modules/ramcrypt.ko $MODULE_PARAMS; then
 else
 	rc=1; fail "reload the module" "rmmod/insmod failed"
 fi
+
+# 9b. A reboot empties the keyrings; the file sealed before the module reload brings
+#     the blob back, and the same passphrase key opens it.
+run "$keyring_clear"
+run ramcrypt run -- "$server" --unseal db-dek
+check "with the keyrings emptied (a reboot), the DEK is gone" \
+	"$([ $rc -eq 1 ] && err_has 'no such sealed secret' || echo 'want ENOKEY after KEYCTL_CLEAR')"
+run ramcrypt secret load "$tmp/db-dek.rcs"
+check "secret load FILE puts the blob back into @u" \
+	"$([ $rc -eq 0 ] && grep -q '^db-dek: loaded into keyring @u$' "$tmp/out" || echo 'load failed')"
+run ramcrypt run --secret db-dek=DEK:hex "$server" --env DEK
+check "the reloaded module's passphrase key opens the blob from the file (run --secret, no --)" \
+	"$([ $rc -eq 0 ] && out_is_hmac || echo "want hmac=$want")"
 
 # 10. A persistent keyring (what a service running as another user would use).
 printf "$(echo $dek_hex | sed 's/../\\x&/g')" | ramcrypt secret seal db-dek-p --keyring @p >"$tmp/out" 2>"$tmp/err"

@@ -44,9 +44,9 @@ if(RAMCRYPT_STATIC_TOOL)
 	target_link_options(ramcrypt PRIVATE -static)
 endif()
 
-install(TARGETS ramcrypt RUNTIME DESTINATION sbin)
-install(FILES ${_rc_dir}/completion/ramcrypt.bash DESTINATION share/bash-completion/completions
-	RENAME ramcrypt)
+install(TARGETS ramcrypt RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+install(FILES ${_rc_dir}/completion/ramcrypt.bash
+	DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME ramcrypt)
 
 find_program(SCDOC scdoc)
 if(SCDOC)
@@ -57,11 +57,14 @@ if(SCDOC)
 		COMMENT "Building ramcrypt.8"
 		VERBATIM)
 	add_custom_target(ramcrypt_man ALL DEPENDS ${_rc_man})
-	install(FILES ${_rc_man} DESTINATION share/man/man8)
+	install(FILES ${_rc_man} DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 else()
 	message(STATUS "scdoc not found: the ramcrypt(8) man page is not built")
 endif()
 
+if(NOT BUILD_TESTING)
+	return()
+endif()
 add_executable(ramcrypt_tool_test
 	${_rc_dir}/tests/cli_test.cc
 	${_rc_dir}/tests/key_test.cc

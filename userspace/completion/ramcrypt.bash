@@ -25,7 +25,7 @@ _ramcrypt()
 
 	if ((cword == 1)); then
 		COMPREPLY=($(compgen -W "run protect unprotect set ps status key secret
-			selftest version doctor --help" -- "$cur"))
+			selftest version doctor --help --version" -- "$cur"))
 		return
 	fi
 
@@ -59,7 +59,7 @@ _ramcrypt()
 		;;
 	unprotect)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--all --help" -- "$cur"))
 		else
 			_ramcrypt_protected_pids
 		fi
@@ -67,12 +67,14 @@ _ramcrypt()
 	secret)
 		case $prev in
 		--keyring) COMPREPLY=($(compgen -W "@u @s @p" -- "$cur")); return ;;
-		--from-file) _filedir; return ;;
+		--from-file | --output) _filedir; return ;;
 		esac
 		if ((cword == 2)); then
-			COMPREPLY=($(compgen -W "seal unseal --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "seal unseal load --help" -- "$cur"))
 		elif [[ $cur == -* && ${words[2]} == seal ]]; then
-			COMPREPLY=($(compgen -W "--keyring --from-file --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--keyring --output --from-file --help" -- "$cur"))
+		elif [[ $cur != -* && ${words[2]} == load ]]; then
+			_filedir
 		elif [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--keyring --help" -- "$cur"))
 		fi

@@ -63,6 +63,7 @@ public:
 
 private:
 	int usage_error(const std::string &message);
+	std::string parse_error_text(const CLI::ParseError &e) const;
 	int unknown(const std::string &arg);
 	void build();
 	CLI::App *command(CLI::App *parent, const std::string &name, const std::string &description,
@@ -78,8 +79,11 @@ private:
 		 *set_window_ = nullptr, *ps_ = nullptr, *status_ = nullptr, *key_ = nullptr,
 		 *key_status_ = nullptr, *key_load_ = nullptr, *selftest_ = nullptr, *version_ = nullptr,
 		 *doctor_ = nullptr;
-	CLI::App *secret_ = nullptr, *secret_seal_ = nullptr, *secret_unseal_ = nullptr;
+	CLI::App *secret_ = nullptr, *secret_seal_ = nullptr, *secret_unseal_ = nullptr, *secret_load_ = nullptr;
+	std::string secret_file_;
 	CLI::Option *window_opt_ = nullptr, *protect_window_opt_ = nullptr, *iterations_opt_ = nullptr;
+	bool show_version_ = false;
+	bool unprotect_all_ = false;
 
 	std::string window_;
 	std::vector<std::string> pids_;
@@ -117,9 +121,11 @@ void Cli::build()
 		       "run [--window N] [--secret NAME[=VAR[:hex]]]... [--keyring K] [--] COMMAND [ARGS...]");
 	window_opt_ = run_->add_option("--window", window_, window_help)
 			      ->type_name("N");
+	// One NAME per --secret: a vector option would take COMMAND as a second NAME.
 	run_->add_option("--secret", run_secrets_,
 			 "Unseal secret NAME into environment variable VAR (default: NAME in upper case)")
-		->type_name("NAME[=VAR[:hex]]");
+		->type_name("NAME[=VAR[:hex]]")
+		->allow_extra_args(false);
 	run_->add_option("--keyring", secrets_.keyring, "Keyring of the --secret blobs: @u (default), @s, @p, @p:UID")
 		->type_name("K");
 	run_->prefix_command(); // COMMAND and everything after it are the command's
@@ -135,8 +141,10 @@ void Cli::build()
 	protect_->add_flag("--inherit-exec", inherit_exec_, "Keep protection when the process calls execve");
 
 	unprotect_ = command(&app_, "unprotect", "Decrypt processes and stop protecting them",
-			     "unprotect PID...");
+			     "unprotect PID... | unprotect --all");
 	unprotect_->add_option("PID", pids_, "Processes to unprotect")->type_name("");
+	unprotect_->add_flag("--all", unprotect_all_,
+			     "Every protected process (needed before a new key can be loaded)");
 
 	set_ = command(&app_, "set", "Change a protected process", "set window PID N");
 	set_->require_subcommand(1);
@@ -150,12 +158,14 @@ void Cli::build()
 	status_ = command(&app_, "status", "Show module, key and protection state; fails unless healthy",
 			  "status [--json]");
 	status_->add_flag("--json", json_, "One JSON object");
+	status_->footer("Exit status: 0 healthy, 1 error, 2 degraded, 3 module not loaded.");
 
 	key_ = command(&app_, "key", "Show or load the key", "key status|load ...");
 	key_->require_subcommand(1);
 	key_status_ = command(key_, "status", "Show the key source and health; fails unless healthy",
 			      "key status [--json]");
 	key_status_->add_flag("--json", json_, "One JSON object");
+	key_status_->footer("Exit status: 0 healthy, 1 error, 2 degraded.");
 	key_load_ = command(key_, "load", "Load a key derived from a passphrase (PBKDF2-HMAC-SHA256)",
 			    "key load (--passphrase [-y] | --key-file FILE) [--salt-file FILE] [--iterations N]");
 	auto *pass = key_load_->add_flag("--passphrase", key_opts_.passphrase,
@@ -177,19 +187,29 @@ void Cli::build()
 	key_load_->footer("The same passphrase, salt and iterations give the same key after a reboot.");
 
 	secret_ = command(&app_, "secret", "Seal secrets under the module's key (docs/SEALING.md)",
-			  "secret seal|unseal ...");
+			  "secret seal|unseal|load ...");
 	secret_->require_subcommand(1);
-	secret_seal_ = command(secret_, "seal", "Seal a secret from standard input or FILE into a keyring",
-			       "secret seal NAME [--keyring K] [--from-file FILE]");
+	secret_seal_ = command(secret_, "seal", "Seal a secret from standard input or FILE into a keyring or a file",
+			       "secret seal NAME [--keyring K | --output FILE] [--from-file FILE]");
 	secret_seal_->add_option("NAME", seal_opts_.name, "Name of the secret")->type_name("");
-	secret_seal_->add_option("--keyring", seal_opts_.keyring, "@u (default), @s, @p, @p:UID or a key id")
-		->type_name("K");
+	auto *seal_keyring = secret_seal_->add_option("--keyring", seal_opts_.keyring,
+						      "@u (default), @s, @p, @p:UID or a key id")
+				     ->type_name("K");
+	secret_seal_->add_option("--output", seal_opts_.output,
+				 "Write a sealed-secret file instead (kept across reboots; 'secret load' it)")
+		->type_name("FILE")
+		->excludes(seal_keyring);
 	secret_seal_->add_option("--from-file", seal_opts_.from_file, "Read the secret from FILE (- is standard input)")
 		->type_name("FILE");
 	secret_unseal_ = command(secret_, "unseal", "Check that NAME unseals, in protected memory; never prints it",
 				 "secret unseal NAME [--keyring K]");
 	secret_unseal_->add_option("NAME", unseal_name_, "Name of the secret")->type_name("");
 	secret_unseal_->add_option("--keyring", seal_opts_.keyring, "@u (default), @s, @p, @p:UID or a key id")
+		->type_name("K");
+	secret_load_ = command(secret_, "load", "Put a sealed-secret file into a keyring, under the name it was sealed with",
+			       "secret load FILE [--keyring K]");
+	secret_load_->add_option("FILE", secret_file_, "File written by 'secret seal --output'")->type_name("");
+	secret_load_->add_option("--keyring", seal_opts_.keyring, "@u (default), @s, @p, @p:UID or a key id")
 		->type_name("K");
 	secret_->footer("Programs get a secret with 'ramcrypt run --secret NAME -- PROGRAM' or libramcrypt.");
 
@@ -209,6 +229,8 @@ void Cli::build()
 			  "Judge the kernel config alone, not the state of this host");
 	doctor_->add_flag("--json", json_, "One JSON object");
 	doctor_->footer("Exit status: 0 all good, 1 ramcrypt cannot run here, 2 it runs with weaker protection.");
+
+	app_.add_flag("-V,--version", show_version_, "Show the version of this tool and exit");
 
 	// Set last: subcommands copy these when they are created, and must not have them.
 	app_.footer("Run 'ramcrypt COMMAND --help' for the options of a command; see ramcrypt(8).");
@@ -253,6 +275,10 @@ int Cli::dispatch()
 	std::vector<pid_t> pids;
 	std::string error;
 
+	if (show_version_) {
+		env_.out << "ramcrypt " << tool_version << '\n';
+		return 0;
+	}
 	if (window_opt_->count() || protect_window_opt_->count())
 		error = window_error(window_, window);
 	if (!error.empty())
@@ -278,6 +304,11 @@ int Cli::dispatch()
 			secrets_.specs.push_back(spec);
 		}
 		return cmd_run(env_, window, command, &secrets_);
+	}
+	if (unprotect_->parsed() && unprotect_all_) {
+		if (!pids_.empty())
+			return usage_error("--all takes no PID");
+		return cmd_unprotect_all(env_);
 	}
 	if (protect_->parsed() || unprotect_->parsed()) {
 		if (error = pids_error(pids_, pids); !error.empty())
@@ -320,6 +351,11 @@ int Cli::dispatch()
 		return secret_seal_->parsed() ? cmd_secret_seal(env_, seal_opts_)
 					      : cmd_secret_unseal(env_, name, seal_opts_.keyring);
 	}
+	if (secret_load_->parsed()) {
+		if (secret_file_.empty())
+			return usage_error("missing FILE");
+		return cmd_secret_load(env_, secret_file_, seal_opts_.keyring);
+	}
 	if (selftest_->parsed())
 		return cmd_selftest(env_);
 	if (version_->parsed())
@@ -337,8 +373,42 @@ int Cli::unknown(const std::string &arg)
 		env_.err << "ramcrypt: unrecognized option '" << arg << "'\n";
 	else
 		env_.err << "ramcrypt: unknown command '" << arg << "'\n";
-	env_.err << app_.help();
+	env_.err << "Try 'ramcrypt --help' for more information.\n";
 	return exit_failure;
+}
+
+// The parser's message in the words of the rest of the tool: CLI11's own texts
+// ("--window: 1 required N missing", "Could not convert: --json = x") are not for users.
+std::string Cli::parse_error_text(const CLI::ParseError &e) const
+{
+	std::string what = e.what();
+	auto before = [&](const std::string &sep) { return what.substr(0, what.find(sep)); };
+	auto after = [&](const std::string &sep) {
+		auto at = what.find(sep);
+		return at == std::string::npos ? std::string() : what.substr(at + sep.size());
+	};
+
+	if (dynamic_cast<const CLI::ArgumentMismatch *>(&e) && what.find(" required ") != std::string::npos)
+		return "option '" + before(":") + "' needs a value";
+	if (dynamic_cast<const CLI::ConversionError *>(&e) && what.starts_with("Could not convert: "))
+		return "option '" + before(" = ").substr(19) + "' takes no value";
+	if (dynamic_cast<const CLI::ExtrasError *>(&e)) {
+		std::string arg = after(" expected: ");
+		arg = arg.substr(0, arg.find(' '));
+		return (arg.starts_with("-") ? "unrecognized option '" : "unexpected argument '") + arg + "'";
+	}
+	if (dynamic_cast<const CLI::ExcludesError *>(&e))
+		return before(" excludes ") + " and " + after(" excludes ") + " cannot be used together";
+	if (dynamic_cast<const CLI::RequiresError *>(&e))
+		return before(" requires ") + " needs " + after(" requires ");
+	if (dynamic_cast<const CLI::RequiredError *>(&e) && what.find("subcommand") != std::string::npos) {
+		const CLI::App *a = &app_;
+		while (!a->get_subcommands().empty())
+			a = a->get_subcommands().front();
+		auto rest = a->remaining();
+		return rest.empty() ? "missing command" : "unknown command '" + rest.front() + "'";
+	}
+	return what;
 }
 
 int Cli::main(int argc, const char *const *argv)
@@ -353,7 +423,7 @@ int Cli::main(int argc, const char *const *argv)
 		env_.out << app_.help("", CLI::AppFormatMode::All);
 		return 0;
 	} catch (const CLI::ParseError &e) {
-		return usage_error(e.what());
+		return usage_error(parse_error_text(e));
 	}
 	return dispatch();
 }

@@ -373,6 +373,32 @@ int cmd_unprotect(Env &env, const std::vector<pid_t> &pids)
 	return status;
 }
 
+// Every protected process, as the module lists them; one that exited meanwhile is
+// not an error.
+int cmd_unprotect_all(Env &env)
+{
+	auto dev = open_or_report(env, Access::write);
+	if (!dev)
+		return exit_failure;
+
+	std::vector<__u64> pids;
+	if (int e = list_pids(*dev, pids)) {
+		report(env, "unprotect", e);
+		return exit_failure;
+	}
+	int status = 0;
+	for (__u64 pid : pids) {
+		ramcrypt_pid p = {};
+		p.pid = pid;
+		int e = dev->unprotect(p);
+		if (e && e != ESRCH) {
+			report(env, "unprotect " + std::to_string(pid), e);
+			status = exit_failure;
+		}
+	}
+	return status;
+}
+
 int cmd_set_window(Env &env, pid_t pid, std::uint64_t window)
 {
 	auto dev = open_or_report(env, Access::write);
@@ -474,7 +500,7 @@ int cmd_status(Env &env, bool json)
 				<< '\n';
 		else
 			print_field(env, "module", "not loaded");
-		return exit_failure;
+		return exit_not_loaded;
 	}
 	if (!dev) {
 		report_open(env, error);
@@ -571,7 +597,7 @@ int cmd_status(Env &env, bool json)
 		report(env, "status", status_error);
 		return exit_failure;
 	}
-	return healthy ? 0 : exit_failure;
+	return healthy ? 0 : exit_degraded;
 }
 
 int cmd_key_status(Env &env, bool json)
@@ -612,7 +638,7 @@ int cmd_key_status(Env &env, bool json)
 				env.out << "  - " << c << '\n';
 		}
 	}
-	return healthy ? 0 : exit_failure;
+	return healthy ? 0 : exit_degraded;
 }
 
 int cmd_key_load(Env &env, const KeyLoadOptions &opt)

@@ -24,6 +24,9 @@ inline constexpr int exit_failure = 1;
 inline constexpr int exit_run_failed = 125;
 inline constexpr int exit_cannot_invoke = 126;
 inline constexpr int exit_not_found = 127;
+// status and key status, for monitors: 1 stays "could not tell" (an error).
+inline constexpr int exit_degraded = 2;
+inline constexpr int exit_not_loaded = 3;
 
 struct Env {
 	std::function<std::unique_ptr<Device>(Access, int &error)> open_device;
@@ -47,6 +50,7 @@ int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &comm
 int cmd_protect(Env &env, const std::vector<pid_t> &pids, std::uint64_t window,
 		bool inherit_exec);
 int cmd_unprotect(Env &env, const std::vector<pid_t> &pids);
+int cmd_unprotect_all(Env &env);
 int cmd_set_window(Env &env, pid_t pid, std::uint64_t window);
 int cmd_ps(Env &env, bool json);
 int cmd_status(Env &env, bool json);

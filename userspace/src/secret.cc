@@ -6,7 +6,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace ramcrypt {
 namespace {
@@ -86,7 +89,127 @@ int unseal_blob(Env &env, Device &dev, const std::string &name,
 	return 0;
 }
 
+constexpr unsigned char file_magic[4] = { 'R', 'C', 'S', 'F' };
+constexpr unsigned char file_version = 1;
+constexpr std::size_t file_header = 8;
+constexpr std::size_t name_max = 64;
+constexpr std::size_t file_max = file_header + name_max + RAMCRYPT_SEAL_BLOB_MAX;
+
+std::string errno_text(const std::string &subject, int e)
+{
+	return subject + ": " + std::strerror(e);
+}
+
+// Write data to path through a temporary file in the same directory, mode 0600, so
+// a crash leaves the old file or the new one. "" or the error text.
+std::string write_file_atomically(const std::string &path, const std::vector<unsigned char> &data)
+{
+	std::string tmp = path + ".XXXXXX";
+	int fd = mkostemp(tmp.data(), O_CLOEXEC);
+	if (fd < 0)
+		return errno_text(tmp, errno);
+	std::string error;
+	for (std::size_t done = 0; done < data.size() && error.empty();) {
+		ssize_t n = write(fd, data.data() + done, data.size() - done);
+		if (n < 0 && errno != EINTR)
+			error = errno_text(path, errno);
+		else if (n > 0)
+			done += static_cast<std::size_t>(n);
+	}
+	if (error.empty() && fsync(fd))
+		error = errno_text(path, errno);
+	if (close(fd) && error.empty())
+		error = errno_text(path, errno);
+	if (error.empty() && rename(tmp.c_str(), path.c_str()))
+		error = errno_text(path, errno);
+	if (!error.empty())
+		unlink(tmp.c_str());
+	return error;
+}
+
+std::string read_file(const std::string &path, std::vector<unsigned char> &data)
+{
+	int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno_text(path, errno);
+	data.resize(file_max + 1);
+	std::size_t got = 0;
+	std::string error;
+	while (got < data.size()) {
+		ssize_t n = read(fd, data.data() + got, data.size() - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = errno_text(path, errno);
+			break;
+		}
+		if (n == 0)
+			break;
+		got += static_cast<std::size_t>(n);
+	}
+	close(fd);
+	data.resize(got);
+	return error;
+}
+
 } // namespace
+
+std::vector<unsigned char> encode_secret_file(const std::string &name, const std::vector<unsigned char> &blob)
+{
+	std::vector<unsigned char> out(std::begin(file_magic), std::end(file_magic));
+	out.push_back(file_version);
+	out.push_back(static_cast<unsigned char>(name.size()));
+	out.push_back(0);
+	out.push_back(0);
+	out.insert(out.end(), name.begin(), name.end());
+	out.insert(out.end(), blob.begin(), blob.end());
+	return out;
+}
+
+std::string decode_secret_file(const std::vector<unsigned char> &data, std::string &name,
+			       std::vector<unsigned char> &blob)
+{
+	if (data.size() < file_header || std::memcmp(data.data(), file_magic, sizeof(file_magic)))
+		return "not a ramcrypt sealed-secret file";
+	if (data[4] != file_version)
+		return "sealed-secret file version " + std::to_string(data[4]) + ", this tool reads version " +
+		       std::to_string(file_version);
+	std::size_t n = data[5];
+	if (data[6] || data[7] || n == 0 || n > name_max || data.size() < file_header + n)
+		return "damaged sealed-secret file (header)";
+	std::string file_name(reinterpret_cast<const char *>(data.data()) + file_header, n);
+	if (!ramcrypt_name_valid(file_name.c_str()))
+		return "damaged sealed-secret file (name)";
+	std::size_t len = data.size() - file_header - n;
+	// The module's blob: "RCSL", then whole 16-byte blocks after its 48-byte head.
+	const unsigned char *b = data.data() + file_header + n;
+	if (len < RAMCRYPT_SEAL_BLOB_LEN(1) || len > RAMCRYPT_SEAL_BLOB_MAX ||
+	    (len - RAMCRYPT_SEAL_OVERHEAD) % 16 || std::memcmp(b, "RCSL", 4))
+		return "damaged sealed-secret file (blob)";
+	name = file_name;
+	blob.assign(b, b + len);
+	return {};
+}
+
+int cmd_secret_load(Env &env, const std::string &path, const std::string &keyring)
+{
+	std::vector<unsigned char> data, blob;
+	std::string name;
+	if (std::string error = read_file(path, data); !error.empty()) {
+		env.err << "ramcrypt: " << error << '\n';
+		return exit_failure;
+	}
+	if (std::string error = decode_secret_file(data, name, blob); !error.empty()) {
+		env.err << "ramcrypt: " << path << ": " << error << '\n';
+		return exit_failure;
+	}
+	if (int r = ramcrypt_blob_store(name.c_str(), keyring.c_str(), blob.data(), blob.size())) {
+		report_secret(env, "secret " + name + ": keyring " + keyring, -r);
+		return exit_failure;
+	}
+	env.out << name << ": loaded into keyring " << keyring << '\n';
+	return 0;
+}
 
 int cmd_secret_seal(Env &env, const SecretSealOptions &opt)
 {
@@ -125,6 +248,15 @@ int cmd_secret_seal(Env &env, const SecretSealOptions &opt)
 	if (e) {
 		report_secret(env, "secret seal", e);
 		return exit_failure;
+	}
+	if (!opt.output.empty()) {
+		blob.resize(s.blob_len);
+		if (std::string error = write_file_atomically(opt.output, encode_secret_file(opt.name, blob));
+		    !error.empty()) {
+			env.err << "ramcrypt: " << error << '\n';
+			return exit_failure;
+		}
+		return 0;
 	}
 	if (int r = ramcrypt_blob_store(opt.name.c_str(), opt.keyring.c_str(), blob.data(), s.blob_len)) {
 		report_secret(env, "secret " + opt.name + ": keyring " + opt.keyring, -r);

@@ -19,8 +19,20 @@ struct SecretSealOptions {
 	std::string name;
 	std::string keyring = default_keyring;
 	std::string from_file;	// empty or "-": standard input
+	std::string output;	// non-empty: write a sealed-secret file, not the keyring
 };
 int cmd_secret_seal(Env &env, const SecretSealOptions &opt);
+// Put the blob of a sealed-secret file into keyring as NAME (the file's); no module needed.
+int cmd_secret_load(Env &env, const std::string &path, const std::string &keyring);
+
+// Sealed-secret files (docs/SEALING.md, "Files"), version 1:
+//   0 "RCSF" | 4 version 1 | 5 name length n (1..64) | 6 two zero bytes
+//   8 NAME (n bytes) | 8+n the module's blob, as RAMCRYPT_IOC_SEAL gave it
+// The blob authenticates itself at unseal; the name is not bound to it.
+std::vector<unsigned char> encode_secret_file(const std::string &name, const std::vector<unsigned char> &blob);
+// "" or the reason the data is not a valid version 1 file.
+std::string decode_secret_file(const std::vector<unsigned char> &data, std::string &name,
+			       std::vector<unsigned char> &blob);
 // Unseal NAME into this process's protected memory and say so; never prints it.
 int cmd_secret_unseal(Env &env, const std::string &name, const std::string &keyring);
 

@@ -145,18 +145,57 @@ TEST_F(CliTest, NoCommandPrintsUsage)
 	EXPECT_TRUE(mod_.opens.empty());
 }
 
-TEST_F(CliTest, UnknownCommandPrintsUsage)
+// Two lines, like util-linux: what is wrong, and where to look.
+TEST_F(CliTest, UnknownCommandIsTwoLines)
 {
 	EXPECT_EQ(run({ "frobnicate", "42" }), 1);
-	EXPECT_TRUE(err_.str().starts_with("ramcrypt: unknown command 'frobnicate'\n"));
-	EXPECT_NE(err_.str().find("Usage:"), std::string::npos);
+	EXPECT_EQ(err_.str(), "ramcrypt: unknown command 'frobnicate'\n"
+			      "Try 'ramcrypt --help' for more information.\n");
+	EXPECT_EQ(out_.str(), "");
 	EXPECT_TRUE(mod_.opens.empty());
 }
 
-TEST_F(CliTest, UnknownOption)
+TEST_F(CliTest, UnknownOptionIsTwoLines)
 {
 	EXPECT_EQ(run({ "--frobnicate" }), 1);
-	EXPECT_TRUE(err_.str().starts_with("ramcrypt: unrecognized option '--frobnicate'\n"));
+	EXPECT_EQ(err_.str(), "ramcrypt: unrecognized option '--frobnicate'\n"
+			      "Try 'ramcrypt --help' for more information.\n");
+}
+
+// The parser's own texts ("1 required N missing", "Could not convert") are not for users.
+TEST_F(CliTest, NoRawParserMessages)
+{
+	EXPECT_EQ(run({ "protect", "--window" }), 1);
+	EXPECT_EQ(err_.str(), usage("option '--window' needs a value", "protect"));
+	EXPECT_EQ(run({ "ps", "--json=x" }), 1);
+	EXPECT_EQ(err_.str(), usage("option '--json' takes no value", "ps"));
+	EXPECT_EQ(run({ "ps", "extra" }), 1);
+	EXPECT_EQ(err_.str(), usage("unexpected argument 'extra'", "ps"));
+	EXPECT_EQ(run({ "ps", "-V" }), 1);
+	EXPECT_EQ(err_.str(), usage("unrecognized option '-V'", "ps"));
+	EXPECT_EQ(run({ "set", "window", "1", "8", "9" }), 1);
+	EXPECT_EQ(err_.str(), usage("unexpected argument '9'", "set window"));
+	EXPECT_EQ(run({ "key", "load", "--passphrase", "--key-file", "x" }), 1);
+	EXPECT_EQ(err_.str(), usage("--passphrase and --key-file cannot be used together", "key load"));
+	EXPECT_EQ(run({ "key", "load", "--key-file", "x", "-y" }), 1);
+	EXPECT_EQ(err_.str(), usage("--verify-passphrase needs --passphrase", "key load"));
+	EXPECT_EQ(run({ "key" }), 1);
+	EXPECT_EQ(err_.str(), usage("missing command", "key"));
+	EXPECT_EQ(run({ "key", "frob" }), 1);
+	EXPECT_EQ(err_.str(), usage("unknown command 'frob'", "key"));
+	EXPECT_EQ(run({ "run", "--secret" }), 125);
+	EXPECT_EQ(err_.str(), usage("option '--secret' needs a value", "run"));
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+TEST_F(CliTest, VersionOption)
+{
+	for (const char *opt : { "-V", "--version" }) {
+		EXPECT_EQ(run({ opt }), 0) << opt;
+		EXPECT_EQ(out_.str(), "ramcrypt " RAMCRYPT_TOOL_VERSION "\n") << opt;
+		EXPECT_EQ(err_.str(), "") << opt;
+	}
+	EXPECT_TRUE(mod_.opens.empty()); // the tool's version only: works without the module
 }
 
 TEST_F(CliTest, UnknownSubcommandOption)
@@ -314,6 +353,35 @@ TEST_F(CliTest, Unprotect)
 	EXPECT_EQ(mod_.unprotects[0].flags, 0u);
 }
 
+// A key change needs every process unprotected: one command for all of them.
+TEST_F(CliTest, UnprotectAll)
+{
+	mod_.procs = { proc(7, "gone"), proc(8, "a"), proc(9, "b") };
+	mod_.pid_errors[7] = ESRCH; // exited since LIST: not an error
+	EXPECT_EQ(run({ "unprotect", "--all" }), 0);
+	EXPECT_EQ(err_.str(), "");
+	ASSERT_EQ(mod_.unprotects.size(), 2u);
+	EXPECT_EQ(mod_.unprotects[0].pid, 8u);
+	EXPECT_EQ(mod_.unprotects[1].pid, 9u);
+	EXPECT_EQ(mod_.opens, std::vector<Access>{ Access::write });
+
+	mod_.pid_errors[9] = EPERM;
+	EXPECT_EQ(run({ "unprotect", "--all" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: unprotect 9: Operation not permitted\n");
+
+	mod_.procs.clear();
+	mod_.unprotects.clear();
+	EXPECT_EQ(run({ "unprotect", "--all" }), 0);
+	EXPECT_TRUE(mod_.unprotects.empty());
+}
+
+TEST_F(CliTest, UnprotectAllTakesNoPid)
+{
+	EXPECT_EQ(run({ "unprotect", "--all", "42" }), 1);
+	EXPECT_EQ(err_.str(), usage("--all takes no PID", "unprotect"));
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
 TEST_F(CliTest, SetWindow)
 {
 	EXPECT_EQ(run({ "set", "window", "42", "8" }), 0);
@@ -370,6 +438,28 @@ TEST_F(CliTest, RunUsageErrorsAre125)
 	EXPECT_EQ(run({ "frobnicate", "run", "true" }), 1);
 	EXPECT_TRUE(err_.str().starts_with("ramcrypt: unknown command 'frobnicate'\n"));
 	EXPECT_TRUE(mod_.opens.empty());
+}
+
+// run --secret NAME COMMAND, without "--": the option takes one value per use,
+// and COMMAND is the command (it used to be swallowed as a second NAME: "missing command").
+TEST_F(CliTest, RunSecretWithoutDoubleDash)
+{
+	const std::string name = "ramcrypt-test-missing-" + std::to_string(getpid());
+	for (auto args : std::vector<std::vector<std::string>>{
+		     { "run", "--secret", name, "/bin/false" },
+		     { "run", "--secret=" + name, "/bin/false" },
+		     { "run", "--secret", name, "--window", "8", "/bin/false", "--secret", "x" },
+		     { "run", "--secret", name, "--secret", name + "-2", "/bin/false" } }) {
+		mod_.protects.clear();
+		EXPECT_EQ(run(args), 125) << args[2];
+		// Parsed: protected itself, then failed to find the sealed secret.
+		EXPECT_NE(err_.str().find("ramcrypt: secret " + name), std::string::npos) << err_.str();
+		ASSERT_EQ(mod_.protects.size(), 1u) << err_.str();
+		EXPECT_EQ(mod_.protects[0].flags, RAMCRYPT_PROTECT_INHERIT_EXEC);
+	}
+	EXPECT_EQ(mod_.protects[0].window, 0u);
+	EXPECT_EQ(run({ "run", "--secret", name }), 125);
+	EXPECT_EQ(err_.str(), usage("missing command", "run"));
 }
 
 TEST_F(CliTest, RunCommandNotFound)
@@ -555,10 +645,10 @@ TEST_F(CliTest, PsReportsOtherStatsErrors)
 TEST_F(CliTest, StatusModuleNotLoaded)
 {
 	mod_.open_error = ENOENT;
-	EXPECT_EQ(run({ "status", "--json" }), 1);
+	EXPECT_EQ(run({ "status", "--json" }), 3); // a monitor tells "not loaded" from "degraded"
 	EXPECT_EQ(out_.str(), "{\"tool_version\":\"" RAMCRYPT_TOOL_VERSION "\",\"loaded\":false}\n");
 	EXPECT_EQ(err_.str(), "");
-	EXPECT_EQ(run({ "status" }), 1);
+	EXPECT_EQ(run({ "status" }), 3);
 	EXPECT_EQ(out_.str(), "module:               not loaded\n");
 }
 
@@ -621,10 +711,10 @@ TEST_F(CliTest, StatusDegraded)
 	healthy_status();
 	mod_.status.degraded = RAMCRYPT_DEGRADED_KEY_LOST | RAMCRYPT_DEGRADED_NOMEM | (1ULL << 10);
 	mod_.status.cpus_with_key = 0;
-	EXPECT_EQ(run({ "status", "--json" }), 1);
+	EXPECT_EQ(run({ "status", "--json" }), 2);
 	EXPECT_NE(out_.str().find("\"degraded\":[\"key_lost\",\"nomem\",\"unknown_0x400\"],\"healthy\":false"),
 		  std::string::npos);
-	EXPECT_EQ(run({ "status" }), 1);
+	EXPECT_EQ(run({ "status" }), 2);
 	EXPECT_NE(out_.str().find("health:               DEGRADED\n"
 				  "  - 0 of 2 online CPUs hold the key\n"
 				  "  - no CPU holds the key any more\n"
@@ -638,9 +728,9 @@ TEST_F(CliTest, StatusNamesSwap)
 {
 	healthy_status();
 	mod_.status.degraded = RAMCRYPT_DEGRADED_SWAP;
-	EXPECT_EQ(run({ "status", "--json" }), 1);
+	EXPECT_EQ(run({ "status", "--json" }), 2);
 	EXPECT_NE(out_.str().find("\"degraded\":[\"swap\"],\"healthy\":false"), std::string::npos) << out_.str();
-	EXPECT_EQ(run({ "status" }), 1);
+	EXPECT_EQ(run({ "status" }), 2);
 	EXPECT_NE(out_.str().find("  - a protected process could swap: its plaintext pages may be on a swap device\n"),
 		  std::string::npos) << out_.str();
 }
@@ -661,7 +751,7 @@ TEST_F(CliTest, StatusWithoutKeyIsNotHealthy)
 {
 	healthy_status();
 	mod_.status.key_source = RAMCRYPT_KEY_NONE;
-	EXPECT_EQ(run({ "status" }), 1);
+	EXPECT_EQ(run({ "status" }), 2);
 	EXPECT_NE(out_.str().find("  - no key loaded\n"), std::string::npos);
 }
 
@@ -685,7 +775,7 @@ TEST_F(CliTest, KeyStatus)
 	EXPECT_EQ(out_.str(), "{\"key_source\":\"random\",\"key_generation\":1,\"cpus_online\":2,"
 			      "\"cpus_with_key\":2,\"key_heals\":0,\"degraded\":[],\"healthy\":true}\n");
 	mod_.status.degraded |= RAMCRYPT_DEGRADED_SLOTS;
-	EXPECT_EQ(run({ "key", "status" }), 1);
+	EXPECT_EQ(run({ "key", "status" }), 2);
 	EXPECT_NE(out_.str().find("health:               DEGRADED\n"
 				  "  - not all breakpoint slots are reserved"),
 		  std::string::npos)
@@ -719,6 +809,28 @@ TEST_F(CliTest, KeyLoadFromStandardInput)
 	EXPECT_EQ(run({ "key", "load", "--key-file", "-", "--iterations", "1000" }), 0);
 	close(fds[0]);
 	EXPECT_EQ(hex(mod_.key), default_salt_key_1000);
+}
+
+// ramcrypt-key.service pipes `systemd-ask-password -n` into --key-file -: without a
+// newline the bytes are the typed passphrase and the key is the prompt's; with one
+// (systemd-ask-password without -n) it is another key (docs/SEALING.md).
+TEST_F(CliTest, KeyFileWithoutNewlineIsThePromptsKey)
+{
+	EXPECT_EQ(run({ "key", "load", "--passphrase", "--iterations", "1000" }), 0);
+	const std::string prompted = hex(mod_.key);
+	for (const std::string &input : { std::string("correct horse"), std::string("correct horse\n") }) {
+		int fds[2];
+		ASSERT_EQ(pipe(fds), 0);
+		ASSERT_EQ(write(fds[1], input.data(), input.size()), static_cast<ssize_t>(input.size()));
+		close(fds[1]);
+		env_.stdin_fd = fds[0];
+		EXPECT_EQ(run({ "key", "load", "--key-file", "-", "--iterations", "1000" }), 0);
+		close(fds[0]);
+		if (input.ends_with('\n'))
+			EXPECT_NE(hex(mod_.key), prompted);
+		else
+			EXPECT_EQ(hex(mod_.key), prompted);
+	}
 }
 
 TEST_F(CliTest, KeyLoadWithSaltFile)

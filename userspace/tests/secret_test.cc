@@ -6,9 +6,16 @@
 #include "fake_device.h"
 #include "secret.h"
 
-#include <gtest/gtest.h>
+#include "ramcrypt.h"
 
+#include <gtest/gtest.h>
+#include <keyutils.h>
+
+#include <cstring>
 #include <fcntl.h>
+#include <functional>
+#include <iterator>
+#include <sys/stat.h>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -135,6 +142,138 @@ TEST_F(SecretTest, UnsealOnlyChecksAndNeedsTheBlob)
 	EXPECT_EQ(1, run({ "secret", "unseal", name }));
 	EXPECT_NE(err_.str().find("secret " + name), std::string::npos) << err_.str();
 	EXPECT_EQ(out_.str(), "");
+}
+
+// --- sealed-secret files: secret seal --output, secret load ---------------------
+
+// A module that seals: a blob of the right length and magic with the secret in the
+// clear (the real construction is tested in the guest, selftests/seal.c).
+class SealingDevice final : public FakeDevice {
+public:
+	using FakeDevice::FakeDevice;
+	int seal(struct ramcrypt_seal &s) override
+	{
+		std::size_t need = RAMCRYPT_SEAL_BLOB_LEN(s.secret_len);
+		if (s.blob_len < need)
+			return ENOSPC;
+		auto *b = reinterpret_cast<unsigned char *>(static_cast<std::uintptr_t>(s.blob));
+		std::memset(b, 0, need);
+		std::memcpy(b, "RCSL", 4);
+		std::memcpy(b + RAMCRYPT_SEAL_OVERHEAD, reinterpret_cast<const void *>(static_cast<std::uintptr_t>(s.secret)),
+			    s.secret_len);
+		s.blob_len = need;
+		return 0;
+	}
+};
+
+std::vector<unsigned char> bytes_of(const std::string &path)
+{
+	std::ifstream in(path, std::ios::binary);
+	return { std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>() };
+}
+
+class SecretFileTest : public SecretTest {
+protected:
+	void SetUp() override
+	{
+		SecretTest::SetUp();
+		// A fresh session keyring of our own: nothing leaks into the caller's, and
+		// it goes away with this process.
+		ASSERT_GE(keyctl_join_session_keyring(nullptr), 0);
+		env_.open_device = [this](Access a, int &e) -> std::unique_ptr<Device> {
+			mod_.opens.push_back(a);
+			e = 0;
+			return std::make_unique<SealingDevice>(mod_);
+		};
+	}
+	const std::string name_ = "rc-file-" + std::to_string(getpid());
+};
+
+TEST_F(SecretFileTest, SealToAFileThenLoadIntoAKeyring)
+{
+	const std::string path = root_ + "/dek.rcs";
+	EXPECT_EQ(0, run({ "secret", "seal", name_, "--output", path, "--from-file", file("dek", "0123456789abcdef") }))
+		<< err_.str();
+	auto data = bytes_of(path);
+	ASSERT_EQ(data.size(), 8 + name_.size() + RAMCRYPT_SEAL_BLOB_LEN(16));
+	std::string head(data.begin(), data.begin() + 8 + name_.size() + 4);
+	EXPECT_EQ(head, std::string("RCSF\x01", 5) + char(name_.size()) + std::string(2, '\0') + name_ + "RCSL");
+	struct stat st;
+	ASSERT_EQ(stat(path.c_str(), &st), 0);
+	EXPECT_EQ(st.st_mode & 0777, 0600u);
+	unsigned char blob[RAMCRYPT_SEAL_BLOB_MAX];
+	EXPECT_EQ(-ENOKEY, ramcrypt_blob_load(name_.c_str(), "@s", blob, sizeof(blob))); // a file, not a key
+
+	// After a reboot the keyrings are empty: load puts the file's blob back.
+	EXPECT_EQ(0, run({ "secret", "load", path, "--keyring", "@s" })) << err_.str();
+	EXPECT_EQ(out_.str(), name_ + ": loaded into keyring @s\n");
+	ASSERT_EQ(ramcrypt_blob_load(name_.c_str(), "@s", blob, sizeof(blob)),
+		  static_cast<ssize_t>(RAMCRYPT_SEAL_BLOB_LEN(16)));
+	EXPECT_EQ(0, std::memcmp(blob, data.data() + 8 + name_.size(), RAMCRYPT_SEAL_BLOB_LEN(16)));
+	EXPECT_EQ(0, std::memcmp(blob + RAMCRYPT_SEAL_OVERHEAD, "0123456789abcdef", 16));
+}
+
+TEST_F(SecretFileTest, OutputReplacesAFileWhole)
+{
+	const std::string path = file("dek.rcs", "old contents");
+	chmod(path.c_str(), 0644);
+	EXPECT_EQ(0, run({ "secret", "seal", name_, "--output", path, "--from-file", file("dek", "x") }));
+	struct stat st;
+	ASSERT_EQ(stat(path.c_str(), &st), 0);
+	EXPECT_EQ(st.st_mode & 0777, 0600u);
+	EXPECT_EQ(bytes_of(path).size(), 8 + name_.size() + RAMCRYPT_SEAL_BLOB_LEN(1));
+	EXPECT_EQ(1, run({ "secret", "seal", name_, "--output", root_ + "/no/such/dir/f", "--from-file", root_ + "/dek" }));
+	EXPECT_NE(err_.str().find("No such file or directory"), std::string::npos) << err_.str();
+}
+
+TEST_F(SecretFileTest, OutputAndKeyringExclude)
+{
+	EXPECT_EQ(1, run({ "secret", "seal", "dek", "--output", "f", "--keyring", "@s" }));
+	EXPECT_EQ(err_.str(), "ramcrypt: --keyring and --output cannot be used together\n"
+			      "Try 'ramcrypt secret seal --help' for more information.\n");
+	EXPECT_EQ(1, run({ "secret", "load" }));
+	EXPECT_NE(err_.str().find("missing FILE"), std::string::npos) << err_.str();
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
+TEST_F(SecretFileTest, LoadRefusesWhatIsNotAFileOfOurs)
+{
+	std::vector<unsigned char> blob(RAMCRYPT_SEAL_BLOB_LEN(16), 0);
+	std::memcpy(blob.data(), "RCSL", 4);
+	auto good = encode_secret_file("dek", blob);
+	struct Case {
+		std::function<void(std::vector<unsigned char> &)> damage;
+		std::string error;
+	};
+	std::vector<Case> cases = {
+		{ [](auto &d) { d[0] = 'X'; }, "not a ramcrypt sealed-secret file" },
+		{ [](auto &d) { d.resize(5); }, "not a ramcrypt sealed-secret file" },
+		{ [](auto &d) { d[4] = 2; }, "sealed-secret file version 2, this tool reads version 1" },
+		{ [](auto &d) { d[6] = 1; }, "damaged sealed-secret file (header)" },
+		{ [](auto &d) { d[5] = 0; }, "damaged sealed-secret file (header)" },
+		{ [](auto &d) { d[5] = 65; }, "damaged sealed-secret file (header)" },
+		{ [](auto &d) { d[9] = '/'; }, "damaged sealed-secret file (name)" },
+		{ [](auto &d) { d[11] = 'X'; }, "damaged sealed-secret file (blob)" },
+		{ [](auto &d) { d.pop_back(); }, "damaged sealed-secret file (blob)" },
+		{ [](auto &d) { d.resize(8 + 3 + 48); }, "damaged sealed-secret file (blob)" },
+		{ [](auto &d) { d.resize(8 + 3 + RAMCRYPT_SEAL_BLOB_MAX + 16); }, "damaged sealed-secret file (blob)" },
+	};
+	std::string name;
+	std::vector<unsigned char> out;
+	ASSERT_EQ("", decode_secret_file(good, name, out));
+	EXPECT_EQ(name, "dek");
+	EXPECT_EQ(out, blob);
+	for (std::size_t i = 0; i < cases.size(); i++) {
+		auto d = good;
+		cases[i].damage(d);
+		std::string path = root_ + "/bad" + std::to_string(i);
+		std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char *>(d.data()), d.size());
+		EXPECT_EQ(1, run({ "secret", "load", path, "--keyring", "@s" })) << i;
+		EXPECT_EQ(err_.str(), "ramcrypt: " + path + ": " + cases[i].error + "\n") << i;
+	}
+	EXPECT_EQ(1, run({ "secret", "load", root_ + "/missing" }));
+	EXPECT_EQ(err_.str(), "ramcrypt: " + root_ + "/missing: No such file or directory\n");
+	EXPECT_TRUE(mod_.opens.empty()); // load needs no module
 }
 
 } // namespace
