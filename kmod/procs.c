@@ -3,19 +3,23 @@
  * Process tracking: one struct rc_mm per protected mm, holding its window (a FIFO
  * of the most recently faulted plaintext pages) and its statistics.
  *
- * Events and where they are handled:
+ * This file: lookup and lifetime of an rc_mm, protect and unprotect, the
+ * ioctl back-ends that change state, and the tracepoints. The rest, by event:
  *  - user page fault (x86 tracepoints page_fault_user/page_fault_kernel, atomic
  *    context, mmap_lock maybe held): rc_probe_fault() only records the address in
- *    the mm's pending ring and queues task_work;
+ *    the mm's pending ring and queues task_work (faults.c);
  *  - return to user space of the faulting task: rc_fault_work() moves pending
- *    addresses into the window and encrypts the pages that fell out of it;
+ *    addresses into the window and encrypts the pages that fell out of it
+ *    (window.c: the FIFO, its hash set, rc_mm_update());
  *  - fork (sched_process_fork): the child inherits protection through task_work
  *    that runs before its first user instruction; exec (mmu_notifier release of
  *    the old mm inside execve, then sched_process_exec) likewise when the process
- *    was protected with RAMCRYPT_PROTECT_INHERIT_EXEC;
+ *    was protected with RAMCRYPT_PROTECT_INHERIT_EXEC (inherit.c);
  *  - mm teardown: the mmu_notifier release callback unhashes the rc_mm; the
  *    ciphertext goes with the page tables (dev_pagemap_ops.page_free);
- *  - a periodic scanner encrypts plaintext pages that appeared without a fault.
+ *  - a periodic scanner encrypts plaintext pages that appeared without a fault
+ *    (scanner.c);
+ *  - statistics, LIST and STATUS measure the page tables (stats.c).
  *
  * Lock order: rc_procs_mutex -> rc_mm.lock -> mmap_lock -> rc_hash_lock /
  * rc_mm.pend_lock / rc_exec_lock. The spinlocks are leaves and are taken from the
@@ -52,92 +56,24 @@
 #include "pages.h"
 #include "procs.h"
 #include "profile.h"
-
-#define RC_PEND		64	/* faults recorded, not yet processed, all threads */
+#include "rc_mm.h"
 
 unsigned int rc_default_window = 6;
 unsigned int rc_max_window = 1024;
 unsigned int rc_scan_interval_ms = 1000;
 unsigned int rc_allow_swap;
 unsigned int rc_max_plain_age_ms = 1000;
-/* Children or exec'ed programs that could not be protected (memory, module going). */
-static atomic_long_t rc_inherit_failures = ATOMIC_LONG_INIT(0);
-
-struct rc_mm {
-	struct mmu_notifier mn;		/* mn.mm: the protected mm (mmgrab'ed) */
-	struct hlist_node hnode;	/* rc_mm_hash, under rc_hash_lock + RCU */
-	struct kref ref;		/* protection + queued works + scanner */
-	struct rcu_head rcu;
-	struct list_head scan_node;	/* the scanner's private list */
-	struct delayed_work kick;	/* a full pass soon: rc_mm_kick() */
-	struct pid *pid;		/* thread group, for list/stats */
-	u64 flags;			/* RAMCRYPT_PROTECT_* */
-	int saved_dumpable;
-	bool dead;			/* unhashed; under rc_hash_lock */
-	bool exec_handled;		/* INHERIT_EXEC passed on (xchg) */
-	bool swap_exposed;		/* it could swap since protect: sticky */
-
-	/* The window: under lock. Held across encryption so passes serialise. */
-	struct mutex lock;
-	unsigned int window;
-	unsigned int fifo_head, fifo_count;
-	unsigned long *fifo;		/* window entries, ring; one allocation with: */
-	unsigned long *fifo_time;	/* jiffies each entry came in, same ring */
-	unsigned long *sorted;		/* scratch: window sorted, for passes */
-	unsigned long *set;		/* the window as a hash set (rc_set_*) */
-	unsigned int set_bits;
-	/* scratch for rc_mm_update(), under lock */
-	unsigned long upd_pend[RC_PEND], upd_evicted[RC_PEND], upd_huge[RC_PEND];
-
-	/*
-	 * Faults not yet processed, in fault order, each with the task that took
-	 * it: under pend_lock, written by the fault probe. A task folds in only
-	 * its own faults (see rc_mm_update()); task is compared, never followed.
-	 */
-	spinlock_t pend_lock;
-	unsigned int pend_count;
-	bool pend_overflow;
-	struct rc_pend {
-		unsigned long addr;
-		struct task_struct *task;
-	} pend[RC_PEND];
-
-	atomic_long_t faults;
-	struct rc_pstats st;
-};
-
-struct rc_fault_work {
-	struct callback_head cb;
-	struct rc_mm *rc;
-};
-
-/* Protection to install in a new mm: fork child, or after execve. */
-struct rc_inherit {
-	struct callback_head cb;
-	struct list_head node;		/* rc_exec_pending */
-	struct task_struct *task;	/* exec: the task whose exec is pending */
-	u64 flags;
-	unsigned int window;
-};
 
 static DEFINE_MUTEX(rc_procs_mutex);	/* protect/unprotect against each other */
-static DEFINE_SPINLOCK(rc_hash_lock);
-static DEFINE_HASHTABLE(rc_mm_hash, 7);
-static atomic_t rc_nr_protected;
-static DEFINE_SPINLOCK(rc_exec_lock);
-static LIST_HEAD(rc_exec_pending);
-static atomic_long_t rc_scanner_passes;
-static atomic_long_t rc_faults;
-static bool rc_shutting_down;
-
-
-static void rc_scan_fn(struct work_struct *work);
-static DECLARE_DELAYED_WORK(rc_scan_work, rc_scan_fn);
+DEFINE_SPINLOCK(rc_hash_lock);
+DEFINE_HASHTABLE(rc_mm_hash, RC_MM_HASH_BITS);
+atomic_t rc_nr_protected;
+bool rc_shutting_down;
 
 /* ---- lookup and lifetime ---- */
 
 /* Caller holds rcu_read_lock() or rc_hash_lock. */
-static struct rc_mm *rc_mm_lookup(struct mm_struct *mm)
+struct rc_mm *rc_mm_lookup(struct mm_struct *mm)
 {
 	struct rc_mm *rc;
 
@@ -147,7 +83,7 @@ static struct rc_mm *rc_mm_lookup(struct mm_struct *mm)
 	return NULL;
 }
 
-static struct rc_mm *rc_mm_get(struct mm_struct *mm)
+struct rc_mm *rc_mm_get(struct mm_struct *mm)
 {
 	struct rc_mm *rc;
 
@@ -167,7 +103,7 @@ static void rc_mm_release_ref(struct kref *ref)
 	mmu_notifier_put(&rc->mn);
 }
 
-static void rc_mm_put(struct rc_mm *rc)
+void rc_mm_put(struct rc_mm *rc)
 {
 	kref_put(&rc->ref, rc_mm_release_ref);
 }
@@ -200,7 +136,7 @@ static void rc_mn_free(struct mmu_notifier *mn)
  * protect calls no longer see it. Returns true for the one caller that did it,
  * which then owns the hash's reference.
  */
-static bool rc_mm_unhash(struct rc_mm *rc)
+bool rc_mm_unhash(struct rc_mm *rc)
 {
 	unsigned long flags;
 	bool done = false;
@@ -214,462 +150,6 @@ static bool rc_mm_unhash(struct rc_mm *rc)
 	}
 	spin_unlock_irqrestore(&rc_hash_lock, flags);
 	return done;
-}
-
-/* ---- the window ---- */
-
-static void rc_mm_kick(struct rc_mm *rc);
-
-/*
- * Every fault asks whether its page is already in the window, and every eviction
- * again: a hash set beside the FIFO keeps that O(1) where a scan of the FIFO costs
- * up to 2 x max_window (1024) compares per fault. Open addressing with linear
- * probing, at most half full; keys are addr | 1 (0: empty).
- */
-static unsigned int rc_set_size(unsigned int window)
-{
-	return roundup_pow_of_two(2 * window);
-}
-
-/* fifo, fifo_time, sorted and set in one allocation; rc_mn_free() frees it through fifo. */
-static unsigned long *rc_window_alloc(unsigned int window)
-{
-	return kcalloc(3 * window + rc_set_size(window), sizeof(unsigned long),
-		       GFP_KERNEL);
-}
-
-static void rc_window_install(struct rc_mm *rc, unsigned long *buf,
-			      unsigned int window)
-{
-	rc->fifo = buf;
-	rc->sorted = buf + window;
-	rc->fifo_time = buf + 2 * window;
-	rc->set = buf + 3 * window;
-	rc->set_bits = ilog2(rc_set_size(window));
-	rc->fifo_head = 0;
-	rc->window = window;
-}
-
-static unsigned int rc_set_slot(struct rc_mm *rc, unsigned long key)
-{
-	return hash_long(key >> PAGE_SHIFT, rc->set_bits);
-}
-
-static bool rc_fifo_contains(struct rc_mm *rc, unsigned long addr)
-{
-	unsigned int mask = (1U << rc->set_bits) - 1, i;
-	unsigned long key = addr | 1;
-
-	for (i = rc_set_slot(rc, key); rc->set[i]; i = (i + 1) & mask)
-		if (rc->set[i] == key)
-			return true;
-	return false;
-}
-
-static void rc_set_add(struct rc_mm *rc, unsigned long addr)
-{
-	unsigned int mask = (1U << rc->set_bits) - 1, i;
-
-	for (i = rc_set_slot(rc, addr | 1); rc->set[i]; i = (i + 1) & mask)
-		;
-	rc->set[i] = addr | 1;
-}
-
-/* Delete with backward shift, so that no probe chain is ever broken. */
-static void rc_set_del(struct rc_mm *rc, unsigned long addr)
-{
-	unsigned int mask = (1U << rc->set_bits) - 1, i, j, home;
-	unsigned long key = addr | 1;
-
-	for (i = rc_set_slot(rc, key); rc->set[i] != key; i = (i + 1) & mask)
-		if (WARN_ON_ONCE(!rc->set[i]))
-			return;
-	for (j = (i + 1) & mask; rc->set[j]; j = (j + 1) & mask) {
-		home = rc_set_slot(rc, rc->set[j]);
-		/* The entry at j may move to i unless its home lies in (i, j]. */
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			rc->set[i] = rc->set[j];
-			i = j;
-		}
-	}
-	rc->set[i] = 0;
-}
-
-static unsigned long rc_fifo_pop(struct rc_mm *rc)
-{
-	unsigned long addr = rc->fifo[rc->fifo_head];
-
-	if (++rc->fifo_head == rc->window)
-		rc->fifo_head = 0;
-	rc->fifo_count--;
-	rc_set_del(rc, addr);
-	return addr;
-}
-
-static void rc_fifo_push(struct rc_mm *rc, unsigned long addr)
-{
-	unsigned int i = rc->fifo_head + rc->fifo_count;
-
-	if (i >= rc->window)
-		i -= rc->window;
-	rc->fifo[i] = addr;
-	rc->fifo_time[i] = jiffies;
-	rc->fifo_count++;
-	rc_set_add(rc, addr);
-}
-
-/*
- * Idle expiry: drop from the window the pages that came in max_plain_age_ms ago or
- * more; the caller's pass then encrypts them. A page in use without faulting again
- * is dropped too and costs one window miss per max_plain_age_ms: whether a present
- * page was touched cannot be seen without a fault. So an idle process holds no
- * plaintext after max_plain_age_ms plus one scanner interval. rc->lock held.
- */
-static void rc_fifo_expire(struct rc_mm *rc)
-{
-	unsigned long age = msecs_to_jiffies(READ_ONCE(rc_max_plain_age_ms));
-
-	if (!age)
-		return;
-	while (rc->fifo_count &&
-	       time_after_eq(jiffies, rc->fifo_time[rc->fifo_head] + age))
-		rc_fifo_pop(rc);
-}
-
-static int rc_cmp_ulong(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/*
- * Encrypt every plaintext page of mm outside the window. rc->lock and the mmap
- * lock are held. The window pages are left out of the migrate_vma ranges, so they
- * are not even unmapped for a moment.
- */
-static unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
-				unsigned long addr, unsigned long end)
-{
-	unsigned long done = 0;
-	struct vm_area_struct *vma;
-	unsigned int n = rc->fifo_count, i, w = 0;
-
-	for (i = 0; i < n; i++)
-		rc->sorted[i] = rc->fifo[(rc->fifo_head + i) % rc->window];
-	sort(rc->sorted, n, sizeof(rc->sorted[0]), rc_cmp_ulong, NULL);
-
-	while ((vma = find_vma(mm, addr)) && vma->vm_start < end) {
-		unsigned long start = max(addr, vma->vm_start);
-		unsigned long stop = min(end, vma->vm_end);
-
-		addr = vma->vm_end;
-		if (!rc_pages_vma_eligible(vma))
-			continue;
-		for (; w < n && rc->sorted[w] < stop; w++) {
-			if (rc->sorted[w] < start)
-				continue;
-			if (rc->sorted[w] > start)
-				done += rc_pages_encrypt(vma, start, rc->sorted[w],
-							 &rc->st, NULL);
-			start = rc->sorted[w] + PAGE_SIZE;
-		}
-		if (start < stop)
-			done += rc_pages_encrypt(vma, start, stop, &rc->st, NULL);
-	}
-	return done;
-}
-
-/*
- * Encrypt one page that fell out of the window. migrate_vma gives up on a page
- * for passing reasons (its lock taken for a moment by khugepaged or compaction,
- * not yet on the LRU, a transient reference); a page left behind here would stay
- * plaintext outside the window. So try again, backing off from 50 us to ~1 ms in
- * all (each migrate_vma_setup drains the LRU batches anew). A page that stays is
- * counted once as pinned and left to a full pass of the mm 10 ms later. One left
- * plaintext for want of memory was counted as degraded.
- */
-static void rc_encrypt_evicted(struct rc_mm *rc, struct vm_area_struct *vma,
-			       unsigned long addr)
-{
-	unsigned long busy;
-	int tries;
-
-	for (tries = 0; tries < 5; tries++) {
-		busy = 0;
-		if (rc_pages_encrypt(vma, addr, addr + PAGE_SIZE, &rc->st, &busy) ||
-		    !busy)
-			return;
-		usleep_range(50 << tries, 100 << tries);
-	}
-	atomic_long_inc(&rc->st.skipped_pinned);
-	atomic_long_inc(&rc_pages_global.skipped_pinned);
-	rc_mm_kick(rc);
-}
-
-/*
- * Take the current task's recorded faults out of the pending list (in fault order)
- * into pend[]; return their number. *overflow: faults were lost, make a full pass.
- *
- * Only the current task's own faults: they have completed (we are on its way back
- * to user space, or in its ioctl after its copy_from_user), so their pages are
- * present now. Another thread's fault may still be in flight: folding it in now
- * would look at a page that is not there yet (a THP that is about to make 512 pages
- * present would go unnoticed, a page could be evicted and "encrypted" before it
- * even exists) and that thread's own pass would then find nothing to do, leaving
- * the pages plaintext outside the window until the scanner came by.
- */
-static unsigned int rc_pend_take(struct rc_mm *rc, unsigned long *pend,
-				 bool *overflow)
-{
-	unsigned int i, n = 0, kept = 0;
-	unsigned long flags;
-
-	spin_lock_irqsave(&rc->pend_lock, flags);
-	for (i = 0; i < rc->pend_count; i++) {
-		if (rc->pend[i].task == current) {
-			if (pend)
-				pend[n] = rc->pend[i].addr;
-			n++;
-		} else
-			rc->pend[kept++] = rc->pend[i];
-	}
-	rc->pend_count = kept;
-	*overflow = rc->pend_overflow;
-	rc->pend_overflow = false;
-	spin_unlock_irqrestore(&rc->pend_lock, flags);
-	return n;
-}
-
-/*
- * Bring the window up to date with the current task's faults recorded since its
- * last call and encrypt what fell out of it. Process context; mm is alive (the caller is a task
- * of mm or holds mm_users).
- */
-static void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full)
-{
-	unsigned long *pend = rc->upd_pend, *evicted = rc->upd_evicted;
-	unsigned long *huge = rc->upd_huge;
-	unsigned int n, i, nevict = 0, nhuge = 0;
-	u64 t0 = rc_prof_now();
-	bool overflow;
-
-	mutex_lock(&rc->lock);
-	if (READ_ONCE(rc->dead))
-		goto out;
-	n = rc_pend_take(rc, pend, &overflow);
-	if (!n && !overflow && !full)
-		goto out;
-
-	mmap_read_lock(mm);
-	for (i = 0; i < n; i++) {
-		struct vm_area_struct *vma = find_vma(mm, pend[i]);
-
-		/*
-		 * Only pages of VMAs we encrypt take a window slot. Whether the
-		 * page is present is not checked: another thread's fault on it
-		 * may still be in progress, and it must not then be left out.
-		 */
-		if (!vma || vma->vm_start > pend[i] || !rc_pages_vma_eligible(vma) ||
-		    rc_fifo_contains(rc, pend[i]))
-			continue;
-		if (rc_pages_is_huge(vma, pend[i]))
-			huge[nhuge++] = pend[i] & HPAGE_PMD_MASK;
-		if (rc->fifo_count == rc->window)
-			evicted[nevict++] = rc_fifo_pop(rc);
-		rc_fifo_push(rc, pend[i]);
-	}
-	if (overflow || full) {
-		rc_mm_pass(rc, mm, 0, TASK_SIZE_MAX);
-	} else {
-		rc_prof_add(RC_PROF_WORK_BOOK, t0);
-		/* A THP fault made 511 more pages present than it recorded. */
-		for (i = 0; i < nhuge; i++)
-			rc_mm_pass(rc, mm, huge[i], huge[i] + HPAGE_PMD_SIZE);
-		for (i = 0; i < nevict; i++) {
-			struct vm_area_struct *vma = find_vma(mm, evicted[i]);
-
-			/* Faulted again within this batch: still in the window. */
-			if (rc_fifo_contains(rc, evicted[i]) || !vma ||
-			    vma->vm_start > evicted[i])
-				continue;
-			/* Still a THP (another thread faulted it in meanwhile)? */
-			if (rc_pages_is_huge(vma, evicted[i]))
-				rc_mm_pass(rc, mm, evicted[i] & HPAGE_PMD_MASK,
-					   (evicted[i] & HPAGE_PMD_MASK) + HPAGE_PMD_SIZE);
-			else
-				rc_encrypt_evicted(rc, vma, evicted[i]);
-		}
-	}
-	mmap_read_unlock(mm);
-out:
-	mutex_unlock(&rc->lock);
-}
-
-/* ---- fault tracking ---- */
-
-/* Delay of a kick: the exiting task's fault completes in microseconds. */
-#define RC_KICK_MS	10
-
-static void rc_kick_fn(struct work_struct *work)
-{
-	struct rc_mm *rc = container_of(to_delayed_work(work), struct rc_mm, kick);
-	struct mm_struct *mm = rc->mn.mm;
-
-	if (mmget_not_zero(mm)) {
-		rc_mm_update(rc, mm, false);	/* pend_overflow: a full pass */
-		mmput(mm);
-	}
-	rc_mm_put(rc);
-}
-
-/*
- * A task that is exiting (or has exec'd) made pages present that no task will fold
- * into the window: the write to clear_child_tid, a robust futex list, its own last
- * faults. Ask for a full pass of rc shortly, instead of leaving them plaintext until
- * the scanner. An exiting task's fault work runs in exit_task_work(), after
- * exit_mm() and so after those faults completed: the pass cannot come too early.
- * Any context; takes a reference for the work.
- */
-static void rc_mm_kick(struct rc_mm *rc)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&rc->pend_lock, flags);
-	rc->pend_overflow = true;
-	spin_unlock_irqrestore(&rc->pend_lock, flags);
-	kref_get(&rc->ref);
-	if (!queue_delayed_work(system_unbound_wq, &rc->kick,
-				msecs_to_jiffies(RC_KICK_MS)))
-		rc_mm_put(rc);	/* already queued */
-}
-
-static void rc_fault_work(struct callback_head *cb)
-{
-	struct rc_fault_work *w = container_of(cb, struct rc_fault_work, cb);
-	struct rc_mm *rc = w->rc;
-	u64 t0 = rc_prof_now(), t1;
-
-	kfree(w);
-	/* Also run from exit_task_work(), after exit_mm(): nothing to do then. */
-	if (current->mm == rc->mn.mm && !(current->flags & PF_EXITING)) {
-		/*
-		 * The page this fault made present (decrypted or new) sits in this
-		 * CPU's LRU add batch. If another thread on another CPU evicts it,
-		 * migrate_vma cannot isolate it without lru_add_drain_all(), which
-		 * costs milliseconds per eviction (all CPUs, under a global mutex).
-		 * Put it on the LRU now, here, where it is cheap. A process with
-		 * one thread evicts on this CPU, where migrate_vma drains the
-		 * batch itself: skip the drain then.
-		 */
-		t1 = rc_prof_now();
-		if (atomic_read(&current->mm->mm_users) > 1)
-			rc_lru_add_drain();
-		rc_prof_add(RC_PROF_WORK_DRAIN, t1);
-		rc_mm_update(rc, current->mm, false);
-	} else {
-		/*
-		 * Exiting, or after execve: forget this task's faults in rc (its
-		 * task_struct may be reused). Nobody folds them in now: if the mm
-		 * lives on (another thread), a full pass soon.
-		 */
-		bool overflow;
-
-		if (rc_pend_take(rc, NULL, &overflow) || overflow)
-			rc_mm_kick(rc);
-	}
-	rc_mm_put(rc);
-	rc_prof_add(RC_PROF_WORK, t0);
-}
-
-/*
- * Tracepoint probe for page_fault_user and page_fault_kernel. Runs at the very
- * start of the x86 fault handler: interrupts off, the mmap_lock possibly held (a
- * kernel fault in copy_to_user under it), so it records and defers, nothing else.
- */
-/* Record a fault of current, or, without room or work, ask for a full pass. */
-static void rc_pend_add_locked(struct rc_mm *rc, unsigned long address, bool room)
-{
-	lockdep_assert_held(&rc->pend_lock);
-	if (!room || rc->pend_count == RC_PEND) {
-		rc->pend_overflow = true;
-		return;
-	}
-	rc->pend[rc->pend_count].addr = address & PAGE_MASK;
-	rc->pend[rc->pend_count].task = current;
-	rc->pend_count++;
-}
-
-static void rc_probe_fault(void *data, unsigned long address,
-			   struct pt_regs *regs, unsigned long error_code)
-{
-	struct mm_struct *mm = current->mm;
-	struct rc_fault_work *w;
-	unsigned long flags;
-	struct rc_mm *rc;
-	u64 t0 = rc_prof_now();
-	unsigned int i;
-
-	if (!atomic_read(&rc_nr_protected) || !mm || address >= TASK_SIZE_MAX ||
-	    (current->flags & (PF_KTHREAD | PF_IO_WORKER)))
-		return;
-	/*
-	 * A kernel access with page faults disabled (copy_from_user_nmi() of perf and
-	 * BPF call-chain sampling, futex's atomic reads) is refused by the fault
-	 * handler: no page becomes present, so there is nothing to put in the window.
-	 * In NMI context nothing below (allocation, spinlock, task_work) is allowed.
-	 */
-	if (in_nmi() || pagefault_disabled())
-		return;
-	rc = rc_mm_get(mm);
-	if (!rc)
-		return;
-	atomic_long_inc(&rc->faults);
-	atomic_long_inc(&rc_faults);
-
-	/*
-	 * A fault is recorded only with a work of its task queued, so that every
-	 * entry is taken by its task (or dropped when it exits). An entry of this
-	 * task still in the list means its work has not run yet: it takes this one
-	 * too, and no second work is queued. So one syscall that faults a million
-	 * times (read() into a large buffer) queues one work, not a million. A full
-	 * list makes the next pass a full one: this task's queued work, or a kick.
-	 */
-	spin_lock_irqsave(&rc->pend_lock, flags);
-	for (i = 0; i < rc->pend_count && rc->pend[i].task != current; i++)
-		;
-	if (i < rc->pend_count || rc->pend_count == RC_PEND) {
-		bool queued = i < rc->pend_count;
-
-		rc_pend_add_locked(rc, address, true);
-		spin_unlock_irqrestore(&rc->pend_lock, flags);
-		if (!queued)
-			rc_mm_kick(rc);
-		rc_mm_put(rc);
-		rc_prof_add(RC_PROF_PROBE, t0);
-		return;
-	}
-	spin_unlock_irqrestore(&rc->pend_lock, flags);
-
-	w = kmalloc(sizeof(*w), GFP_ATOMIC | __GFP_NOWARN);
-	if (w) {
-		init_task_work(&w->cb, rc_fault_work);
-		w->rc = rc;
-		if (task_work_add(current, &w->cb, TWA_RESUME)) {
-			kfree(w);
-			w = NULL;
-		}
-	}
-	spin_lock_irqsave(&rc->pend_lock, flags);
-	rc_pend_add_locked(rc, address, w);
-	spin_unlock_irqrestore(&rc->pend_lock, flags);
-	if (!w) {
-		/* Past exit_task_work(): nobody else will pass over this fault. */
-		if (current->flags & PF_EXITING)
-			rc_mm_kick(rc);
-		rc_mm_put(rc);	/* else the work owns the reference now */
-	}
-	rc_prof_add(RC_PROF_PROBE, t0);
 }
 
 /* ---- protection ---- */
@@ -713,7 +193,7 @@ static bool rc_swap_possible(struct mm_struct *mm)
 }
 
 /* Note, once, that mm's plaintext may have reached swap. */
-static void rc_note_swap(struct rc_mm *rc, struct mm_struct *mm)
+void rc_note_swap(struct rc_mm *rc, struct mm_struct *mm)
 {
 	if (READ_ONCE(rc->swap_exposed) || !rc_swap_possible(mm))
 		return;
@@ -730,7 +210,7 @@ static int rc_window_valid(u64 window)
 /*
  * Protect mm. The caller holds mm_users. tgid names the process in list/stats.
  */
-static int rc_protect_mm(struct mm_struct *mm, struct pid *tgid, u64 flags,
+int rc_protect_mm(struct mm_struct *mm, struct pid *tgid, u64 flags,
 			 unsigned int window)
 {
 	struct task_struct *task;
@@ -874,165 +354,6 @@ static struct kretprobe rc_creds_krp = {
 	.maxactive = 64,
 };
 
-static void rc_inherit_work(struct callback_head *cb)
-{
-	struct rc_inherit *in = container_of(cb, struct rc_inherit, cb);
-	int ret;
-
-	if (current->mm && !(current->flags & PF_EXITING)) {
-		ret = rc_protect_mm(current->mm, task_tgid(current), in->flags,
-				    in->window);
-		if (ret && ret != -EEXIST) {
-			atomic_long_inc(&rc_inherit_failures);
-			pr_warn_ratelimited("pid %d: protection not inherited: %d\n",
-					    task_tgid_nr(current), ret);
-		}
-	}
-	kfree(in);
-	module_put(THIS_MODULE);
-}
-
-static struct rc_inherit *rc_inherit_alloc(struct rc_mm *rc, gfp_t gfp)
-{
-	struct rc_inherit *in;
-
-	if (!try_module_get(THIS_MODULE))
-		return NULL;
-	in = kzalloc(sizeof(*in), gfp);
-	if (!in) {
-		module_put(THIS_MODULE);
-		return NULL;
-	}
-	init_task_work(&in->cb, rc_inherit_work);
-	INIT_LIST_HEAD(&in->node);
-	in->flags = rc->flags;
-	in->window = READ_ONCE(rc->window);
-	return in;
-}
-
-static void rc_inherit_free(struct rc_inherit *in)
-{
-	kfree(in);
-	module_put(THIS_MODULE);
-}
-
-/*
- * sched_process_fork, preemption off. The child has not run yet; its task_work
- * protects its mm before its first user instruction. Its pages are the parent's
- * ciphertext (shared device-private entries) plus the parent's window pages.
- */
-static void rc_probe_fork(void *data, struct task_struct *parent,
-			  struct task_struct *child)
-{
-	struct rc_inherit *in = NULL;
-	struct rc_mm *rc;
-
-	if (!atomic_read(&rc_nr_protected) || !child->mm || !parent->mm ||
-	    (child->flags & PF_KTHREAD) || same_thread_group(child, parent))
-		return;
-	rc = rc_mm_get(parent->mm);
-	if (!rc)
-		return;
-	if (child->mm == parent->mm) {
-		/*
-		 * CLONE_VM without CLONE_THREAD: vfork(), posix_spawn(), system(),
-		 * Go's and Python's subprocesses. The child runs in our mm until its
-		 * execve; the new mm then inherits as a fork child's would, with
-		 * INHERIT_EXEC. rc_probe_exec() takes the entry, rc_probe_exit()
-		 * drops it if the child never execs.
-		 */
-		if (rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC) {
-			unsigned long flags;
-
-			in = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN);
-			if (in) {
-				in->task = child;
-				spin_lock_irqsave(&rc_exec_lock, flags);
-				list_add(&in->node, &rc_exec_pending);
-				spin_unlock_irqrestore(&rc_exec_lock, flags);
-			} else {
-				atomic_long_inc(&rc_inherit_failures);
-			}
-		}
-		rc_mm_put(rc);
-		return;
-	}
-	in = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN);
-	rc_mm_put(rc);
-	if (in && !task_work_add(child, &in->cb, TWA_RESUME))
-		return;
-	if (in)
-		rc_inherit_free(in);
-	atomic_long_inc(&rc_inherit_failures);
-}
-
-/* sched_process_exec: the new mm is in place; protect it if the old one asked. */
-static void rc_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
-			  struct linux_binprm *bprm)
-{
-	struct rc_inherit *in, *found = NULL;
-	unsigned long flags;
-	struct rc_mm *rc;
-	int bkt;
-
-	if (!list_empty_careful(&rc_exec_pending)) {
-		spin_lock_irqsave(&rc_exec_lock, flags);
-		list_for_each_entry(in, &rc_exec_pending, node) {
-			if (in->task == p) {
-				list_del_init(&in->node);
-				found = in;
-				break;
-			}
-		}
-		spin_unlock_irqrestore(&rc_exec_lock, flags);
-	}
-	if (!found && atomic_read(&rc_nr_protected)) {
-		/*
-		 * The old mm is not released yet (someone else holds mm_users and
-		 * will drop the last one later): it is still hashed, under our tgid.
-		 */
-		rcu_read_lock();
-		hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode) {
-			if (rc->pid == task_tgid(p) && rc->mn.mm != p->mm &&
-			    (rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC) &&
-			    !READ_ONCE(rc->dead) && !xchg(&rc->exec_handled, true)) {
-				found = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN);
-				if (!found)
-					atomic_long_inc(&rc_inherit_failures);
-				break;
-			}
-		}
-		rcu_read_unlock();
-	}
-	if (found && task_work_add(p, &found->cb, TWA_RESUME))
-		rc_inherit_free(found);
-}
-
-/* sched_process_exit: forget an exec that never completed. */
-static void rc_probe_exit(void *data, struct task_struct *p)
-{
-	struct rc_inherit *in, *tmp;
-	unsigned long flags;
-	LIST_HEAD(dead);
-
-	/*
-	 * PF_EXITING was set (exit_signals()) before this runs; rc_mn_release() adds
-	 * an entry and only then looks at PF_EXITING. With a full barrier on both
-	 * sides, one of the two sees the other: no entry is left behind for a task
-	 * that is gone.
-	 */
-	smp_mb();
-	if (list_empty_careful(&rc_exec_pending))
-		return;
-	spin_lock_irqsave(&rc_exec_lock, flags);
-	list_for_each_entry_safe(in, tmp, &rc_exec_pending, node)
-		if (in->task == p)
-			list_move(&in->node, &dead);
-	spin_unlock_irqrestore(&rc_exec_lock, flags);
-	list_for_each_entry_safe(in, tmp, &dead, node)
-		rc_inherit_free(in);
-}
-
 /*
  * Zero the plaintext pages of a mm whose last user is gone (exit, or the old mm
  * of an execve): without init_on_free they would go back to the page allocator as
@@ -1116,77 +437,6 @@ out:
 	rc_mm_put(rc);
 }
 
-void rc_procs_note_decrypt(struct mm_struct *mm, unsigned long n)
-{
-	struct rc_mm *rc;
-
-	rcu_read_lock();
-	rc = rc_mm_lookup(mm);
-	if (rc)
-		atomic_long_add(n, &rc->st.decryptions);
-	rcu_read_unlock();
-}
-
-/* ---- scanner ---- */
-
-static void rc_scan_fn(struct work_struct *work)
-{
-	struct rc_mm *rc, *tmp;
-	unsigned long flags;
-	LIST_HEAD(list);
-	int bkt;
-
-	/* The work item never runs concurrently with itself: scan_node is ours. */
-	spin_lock_irqsave(&rc_hash_lock, flags);
-	hash_for_each(rc_mm_hash, bkt, rc, hnode)
-		if (kref_get_unless_zero(&rc->ref))
-			list_add_tail(&rc->scan_node, &list);
-	spin_unlock_irqrestore(&rc_hash_lock, flags);
-
-	list_for_each_entry_safe(rc, tmp, &list, scan_node) {
-		struct mm_struct *mm = rc->mn.mm;
-
-		list_del_init(&rc->scan_node);
-		if (mmget_not_zero(mm)) {
-			mutex_lock(&rc->lock);
-			if (!READ_ONCE(rc->dead)) {
-				unsigned long n;
-
-				rc_note_swap(rc, mm);
-				rc_fifo_expire(rc);
-				mmap_read_lock(mm);
-				n = rc_mm_pass(rc, mm, 0, TASK_SIZE_MAX);
-				mmap_read_unlock(mm);
-				if (n) {
-					atomic_long_add(n, &rc->st.scanner_pages);
-					atomic_long_add(n, &rc_pages_global.scanner_pages);
-				}
-			}
-			mutex_unlock(&rc->lock);
-			mmput(mm);
-		}
-		rc_mm_put(rc);
-		cond_resched();
-	}
-	atomic_long_inc(&rc_scanner_passes);
-	if (atomic_read(&rc_nr_protected) && !READ_ONCE(rc_shutting_down))
-		queue_delayed_work(system_unbound_wq, &rc_scan_work,
-				   msecs_to_jiffies(READ_ONCE(rc_scan_interval_ms)));
-}
-
-/*
- * scan_interval_ms changed: a pass queued with the old period comes at the new one.
- * Also while nothing is protected: protect only queues a pass if none is queued,
- * and one queued an hour away would otherwise stay (a pass with nothing to do does
- * not queue the next).
- */
-void rc_procs_scanner_kick(void)
-{
-	if (!READ_ONCE(rc_shutting_down))
-		mod_delayed_work(system_unbound_wq, &rc_scan_work,
-				 msecs_to_jiffies(READ_ONCE(rc_scan_interval_ms)));
-}
-
 /* ---- the ioctl side ---- */
 
 /*
@@ -1216,7 +466,7 @@ static struct mm_struct *rc_attach_check(pid_t pid)
 }
 
 /* The target's mm, if the caller may ptrace-attach to it. */
-static struct mm_struct *rc_target_mm(pid_t pid, struct pid **tgidp)
+struct mm_struct *rc_target_mm(pid_t pid, struct pid **tgidp)
 {
 	struct mm_struct *mm, *checked = NULL;
 	struct task_struct *task;
@@ -1364,163 +614,6 @@ out_rc:
 out_mm:
 	mmput(mm);
 	return ret;
-}
-
-/* Plaintext and ciphertext pages of mm, counted in its page tables. */
-static void rc_mm_measure(struct mm_struct *mm, unsigned long *plain,
-			  unsigned long *cipher)
-{
-	struct vm_area_struct *vma;
-	unsigned long addr = 0;
-
-	mmap_read_lock(mm);
-	while ((vma = find_vma(mm, addr))) {
-		addr = vma->vm_end;
-		if (rc_pages_vma_eligible(vma))
-			rc_pages_count(vma, vma->vm_start, vma->vm_end, plain, cipher);
-	}
-	mmap_read_unlock(mm);
-}
-
-int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st)
-{
-	unsigned long plain = 0, cipher = 0;
-	struct mm_struct *mm;
-	struct rc_mm *rc;
-
-	mm = rc_target_mm(pid, NULL);
-	if (IS_ERR(mm))
-		return PTR_ERR(mm);
-	rc = rc_mm_get(mm);
-	if (!rc) {
-		mmput(mm);
-		return -ENOENT;
-	}
-	/*
-	 * The caller's own faults in this ioctl (copy_from_user of *st) are only
-	 * folded into the window on return to user space: fold them in now, so the
-	 * answer is the state the caller returns to.
-	 */
-	if (mm == current->mm)
-		rc_mm_update(rc, mm, false);
-
-	mutex_lock(&rc->lock);
-	rc_mm_measure(mm, &plain, &cipher);
-	st->window = rc->window;
-	mutex_unlock(&rc->lock);
-
-	st->state = 0;
-	if (rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC)
-		st->state |= RAMCRYPT_PROC_INHERIT_EXEC;
-	if (atomic_long_read(&rc->st.degraded_events))
-		st->state |= RAMCRYPT_PROC_DEGRADED;
-	if (READ_ONCE(rc->swap_exposed))
-		st->state |= RAMCRYPT_PROC_SWAP;
-	st->swapped_pages = get_mm_counter(mm, MM_SWAPENTS);
-	/* Measured in the page table, not taken from the FIFO's bookkeeping. */
-	st->window_pages = plain;
-	st->encrypted_pages = cipher;
-	st->faults = atomic_long_read(&rc->faults);
-	st->encryptions = atomic_long_read(&rc->st.encryptions);
-	st->decryptions = atomic_long_read(&rc->st.decryptions);
-	st->scanner_pages = atomic_long_read(&rc->st.scanner_pages);
-	st->skipped_pinned = atomic_long_read(&rc->st.skipped_pinned);
-	st->degraded_events = atomic_long_read(&rc->st.degraded_events);
-	rc_mm_put(rc);
-	mmput(mm);
-	return 0;
-}
-
-long rc_procs_list(pid_t *pids, size_t cap)
-{
-	struct rc_mm *rc;
-	long n = 0;
-	int bkt;
-
-	rcu_read_lock();
-	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode) {
-		pid_t nr = pid_vnr(rc->pid);
-
-		if (!nr)
-			continue;	/* not visible in the caller's namespace */
-		if (n < cap)
-			pids[n] = nr;
-		n++;
-	}
-	rcu_read_unlock();
-	return n;
-}
-
-void rc_procs_status(struct ramcrypt_status *st)
-{
-	unsigned long plain = 0, cipher = 0;
-	struct rc_mm *rc, **refs;
-	int bkt, n = 0, cap, i;
-
-	st->protected_procs = atomic_read(&rc_nr_protected);
-	st->encrypted_pages = rc_pages_in_use();
-	/*
-	 * Plaintext pages, measured in every protected mm's page tables rather than
-	 * summed from the windows' bookkeeping: pinned pages, pages the cap held back
-	 * and faults not yet folded in are plaintext too. Walking sleeps: take
-	 * references under RCU first (a process protected meanwhile is not counted).
-	 */
-	cap = atomic_read(&rc_nr_protected) + 8;
-	refs = kvmalloc_array(cap, sizeof(*refs), GFP_KERNEL);
-	rcu_read_lock();
-	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode) {
-		if (READ_ONCE(rc->swap_exposed))
-			st->degraded |= RAMCRYPT_DEGRADED_SWAP;
-		if (refs && n < cap && kref_get_unless_zero(&rc->ref))
-			refs[n++] = rc;
-	}
-	rcu_read_unlock();
-	for (i = 0; i < n; i++) {
-		struct mm_struct *mm = refs[i]->mn.mm;
-
-		if (mmget_not_zero(mm)) {
-			rc_mm_measure(mm, &plain, &cipher);
-			mmput(mm);
-		}
-		rc_mm_put(refs[i]);
-	}
-	kvfree(refs);
-	st->window_pages = plain;
-	st->encryptions = atomic_long_read(&rc_pages_global.encryptions);
-	st->decryptions = atomic_long_read(&rc_pages_global.decryptions);
-	st->scanner_passes = atomic_long_read(&rc_scanner_passes);
-	st->skipped_pinned = atomic_long_read(&rc_pages_global.skipped_pinned);
-	st->degraded_events = atomic_long_read(&rc_pages_global.degraded_events);
-	st->wiped_at_exit = atomic_long_read(&rc_pages_global.wiped_at_exit);
-	st->inherit_failures = atomic_long_read(&rc_inherit_failures);
-	if (st->inherit_failures)
-		st->degraded |= RAMCRYPT_DEGRADED_INHERIT;
-	st->init_on_free = want_init_on_free();
-	if (st->degraded_events)
-		st->degraded |= RAMCRYPT_DEGRADED_NOMEM;
-}
-
-void rc_procs_show(struct seq_file *m)
-{
-	struct rc_mm *rc;
-	int bkt;
-
-	seq_puts(m, "pid window window_used faults encryptions decryptions scanner_pages skipped_pinned degraded_events\n");
-	rcu_read_lock();
-	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode)
-		seq_printf(m, "%d %u %u %ld %ld %ld %ld %ld %ld\n",
-			   pid_vnr(rc->pid), READ_ONCE(rc->window),
-			   READ_ONCE(rc->fifo_count),
-			   atomic_long_read(&rc->faults),
-			   atomic_long_read(&rc->st.encryptions),
-			   atomic_long_read(&rc->st.decryptions),
-			   atomic_long_read(&rc->st.scanner_pages),
-			   atomic_long_read(&rc->st.skipped_pinned),
-			   atomic_long_read(&rc->st.degraded_events));
-	rcu_read_unlock();
-	seq_printf(m, "# faults %ld scanner_passes %ld ciphertext_pages %lu device_pages %lu\n",
-		   atomic_long_read(&rc_faults), atomic_long_read(&rc_scanner_passes),
-		   rc_pages_in_use(), rc_pages_device_pages());
 }
 
 /* ---- tracepoints ---- */
