@@ -68,9 +68,20 @@ static long rc_ioctl_protect(void __user *arg)
 	if (copy_from_user(&p, arg, sizeof(p)))
 		return -EFAULT;
 	if (rc_pid(p.pid, &pid) || (p.flags & ~RAMCRYPT_PROTECT_FLAGS) ||
-	    p.window > RC_WINDOW_HARD_MAX)
+	    p.window > RC_WINDOW_HARD_MAX || p.secret_window > RC_WINDOW_HARD_MAX)
 		return -EINVAL;
-	return rc_procs_protect(pid, p.flags, p.window);
+	return rc_procs_protect(pid, &p);
+}
+
+static long rc_ioctl_secret_region(void __user *arg)
+{
+	struct ramcrypt_secret_region r;
+
+	if (copy_from_user(&r, arg, sizeof(r)))
+		return -EFAULT;
+	if (r.flags || r.reserved)
+		return -EINVAL;
+	return rc_procs_secret_region(r.addr, r.len);
 }
 
 static long rc_ioctl_unprotect(void __user *arg)
@@ -219,7 +230,7 @@ out:
 /*
  * Commands that change state need a descriptor opened for writing, so read access
  * to the device node grants the reporting commands only (VERSION, PROC_STATS, LIST,
- * STATUS) and UNSEAL, which needs a protected caller instead. -EBADF as for write(2)
+ * STATUS), and UNSEAL and SECRET_REGION, which need a protected caller instead. -EBADF as for write(2)
  * on a read-only descriptor (and BLKDISCARD).
  */
 static bool rc_ioctl_needs_write(unsigned int cmd)
@@ -270,6 +281,9 @@ static long rc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case RAMCRYPT_IOC_UNSEAL:
 		/* Any descriptor: rc_unseal_ioctl() checks that the caller is protected. */
 		return rc_unseal_ioctl(uarg);
+	case RAMCRYPT_IOC_SECRET_REGION:
+		/* Any descriptor: a protected caller marks its own memory only. */
+		return rc_ioctl_secret_region(uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -31,19 +31,21 @@ static void rc_inherit_work(struct callback_head *cb)
 	int ret;
 
 	if (current->mm && !(current->flags & PF_EXITING)) {
-		ret = rc_protect_mm(current->mm, task_tgid(current), in->flags,
-				    in->window);
+		ret = rc_protect_mm(current->mm, task_tgid(current), &in->p,
+				    in->secret);
+		in->secret = NULL;
 		if (ret && ret != -EEXIST) {
 			atomic_long_inc(&rc_inherit_failures);
 			pr_warn_ratelimited("pid %d: protection not inherited: %d\n",
 					    task_tgid_nr(current), ret);
 		}
 	}
+	kfree(in->secret);
 	kfree(in);
 	module_put(THIS_MODULE);
 }
 
-struct rc_inherit *rc_inherit_alloc(struct rc_mm *rc, gfp_t gfp)
+struct rc_inherit *rc_inherit_alloc(struct rc_mm *rc, gfp_t gfp, bool with_regions)
 {
 	struct rc_inherit *in;
 
@@ -56,13 +58,25 @@ struct rc_inherit *rc_inherit_alloc(struct rc_mm *rc, gfp_t gfp)
 	}
 	init_task_work(&in->cb, rc_inherit_work);
 	INIT_LIST_HEAD(&in->node);
-	in->flags = rc->flags;
-	in->window = READ_ONCE(rc->window);
+	in->p.flags = rc->flags;
+	in->p.window = READ_ONCE(rc->win[RC_TIER_ORD].window);
+	in->p.secret_window = rc->win[RC_TIER_SECRET].window;
+	in->p.max_plain_age_ms = rc->max_plain_age_ms;
+	/* A fork child has the same memory, so the same secrets; an exec has neither. */
+	if (with_regions) {
+		in->secret = rc_regions_dup(&rc->secret, gfp);
+		if (IS_ERR(in->secret)) {
+			kfree(in);
+			module_put(THIS_MODULE);
+			return NULL;
+		}
+	}
 	return in;
 }
 
 void rc_inherit_free(struct rc_inherit *in)
 {
+	kfree(in->secret);
 	kfree(in);
 	module_put(THIS_MODULE);
 }
@@ -95,7 +109,7 @@ void rc_probe_fork(void *data, struct task_struct *parent,
 		if (rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC) {
 			unsigned long flags;
 
-			in = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN);
+			in = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN, false);
 			if (in) {
 				in->task = child;
 				spin_lock_irqsave(&rc_exec_lock, flags);
@@ -108,7 +122,7 @@ void rc_probe_fork(void *data, struct task_struct *parent,
 		rc_mm_put(rc);
 		return;
 	}
-	in = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN);
+	in = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN, true);
 	rc_mm_put(rc);
 	if (in && !task_work_add(child, &in->cb, TWA_RESUME))
 		return;
@@ -147,7 +161,7 @@ void rc_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 			if (rc->pid == task_tgid(p) && rc->mn.mm != p->mm &&
 			    (rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC) &&
 			    !READ_ONCE(rc->dead) && !xchg(&rc->exec_handled, true)) {
-				found = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN);
+				found = rc_inherit_alloc(rc, GFP_ATOMIC | __GFP_NOWARN, false);
 				if (!found)
 					atomic_long_inc(&rc_inherit_failures);
 				break;

@@ -126,7 +126,10 @@ static void rc_mn_free(struct mmu_notifier *mn)
 {
 	struct rc_mm *rc = container_of(mn, struct rc_mm, mn);
 
-	kfree(rc->fifo);	/* no RCU reader looks at the window itself */
+	/* No RCU reader looks at the windows; the regions' readers hold a reference. */
+	kfree(rc->win[RC_TIER_ORD].fifo);
+	kfree(rc->win[RC_TIER_SECRET].fifo);
+	kfree(rcu_dereference_protected(rc->secret, true));
 	call_rcu(&rc->rcu, rc_mm_free_rcu);
 	module_put(THIS_MODULE);
 }
@@ -207,36 +210,50 @@ static int rc_window_valid(u64 window)
 	return window >= RAMCRYPT_MIN_WINDOW && window <= READ_ONCE(rc_max_window);
 }
 
+static int rc_secret_window_valid(u64 window)
+{
+	return window >= RAMCRYPT_MIN_SECRET_WINDOW && window <= READ_ONCE(rc_max_window);
+}
+
 /*
  * Protect mm. The caller holds mm_users. tgid names the process in list/stats.
+ * secret: its secret regions (a fork child's copy of its parent's), owned by the
+ * call from here on.
  */
-int rc_protect_mm(struct mm_struct *mm, struct pid *tgid, u64 flags,
-			 unsigned int window)
+int rc_protect_mm(struct mm_struct *mm, struct pid *tgid,
+		  const struct rc_params *p, struct rc_regions *secret)
 {
 	struct task_struct *task;
 	unsigned long irqflags, *buf;
 	struct rc_mm *rc;
-	int ret;
+	int ret = -ENODEV;
 
 	if (READ_ONCE(rc_shutting_down))
-		return -ENODEV;
+		goto err_regions;
 	/* A protected mm holds a module reference: rmmod waits for unprotect. */
 	if (!try_module_get(THIS_MODULE))
-		return -ENODEV;
+		goto err_regions;
 	ret = -ENOMEM;
 	rc = kzalloc(sizeof(*rc), GFP_KERNEL);
 	if (!rc)
 		goto err_module;
-	buf = rc_window_alloc(window);
+	buf = rc_window_alloc(p->window);
 	if (!buf)
 		goto err_free;
-	rc_window_install(rc, buf, window);
+	rc_window_install(&rc->win[RC_TIER_ORD], buf, p->window);
+	buf = rc_window_alloc(p->secret_window);
+	if (!buf)
+		goto err_free;
+	rc_window_install(&rc->win[RC_TIER_SECRET], buf, p->secret_window);
+	RCU_INIT_POINTER(rc->secret, secret);
+	secret = NULL;
 	kref_init(&rc->ref);
 	mutex_init(&rc->lock);
 	spin_lock_init(&rc->pend_lock);
 	INIT_LIST_HEAD(&rc->scan_node);
 	INIT_DELAYED_WORK(&rc->kick, rc_kick_fn);
-	rc->flags = flags;
+	rc->flags = p->flags;
+	rc->max_plain_age_ms = p->max_plain_age_ms;
 	rc->pid = get_pid(tgid);
 	task = get_pid_task(tgid, PIDTYPE_PID);
 	if (task) {
@@ -283,10 +300,14 @@ err_unlock:
 	mutex_unlock(&rc_procs_mutex);
 	put_pid(rc->pid);
 err_free:
-	kfree(rc->fifo);
+	kfree(rc->win[RC_TIER_ORD].fifo);
+	kfree(rc->win[RC_TIER_SECRET].fifo);
+	secret = rcu_dereference_protected(rc->secret, true);
 	kfree(rc);
 err_module:
 	module_put(THIS_MODULE);
+err_regions:
+	kfree(secret);
 	return ret;
 }
 
@@ -410,7 +431,7 @@ static void rc_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 		goto out;
 	if (task->in_execve && READ_ONCE(task->mm) != mm &&
 	    !xchg(&rc->exec_handled, true)) {
-		struct rc_inherit *in = rc_inherit_alloc(rc, GFP_KERNEL);
+		struct rc_inherit *in = rc_inherit_alloc(rc, GFP_KERNEL, false);
 
 		if (in) {
 			in->task = task;
@@ -515,17 +536,24 @@ out:
 	return mm;
 }
 
-int rc_procs_protect(pid_t pid, u64 flags, u64 window)
+int rc_procs_protect(pid_t pid, const struct ramcrypt_protect *req)
 {
+	struct rc_params p = {
+		.flags = req->flags,
+		.window = req->window ?: READ_ONCE(rc_default_window),
+		.secret_window = req->secret_window ?: RAMCRYPT_MIN_SECRET_WINDOW,
+		.max_plain_age_ms = req->max_plain_age_ms,
+	};
 	struct mm_struct *mm;
 	struct pid *tgid;
 	int ret;
 
-	if (flags & ~RAMCRYPT_PROTECT_FLAGS)
+	if (req->flags & ~RAMCRYPT_PROTECT_FLAGS ||
+	    memchr_inv(req->reserved, 0, sizeof(req->reserved)) ||
+	    req->max_plain_age_ms > RAMCRYPT_PLAIN_AGE_MAX_MS ||
+	    (req->max_plain_age_ms && !(req->flags & RAMCRYPT_PROTECT_PLAIN_AGE)))
 		return -EINVAL;
-	if (!window)
-		window = READ_ONCE(rc_default_window);
-	if (!rc_window_valid(window))
+	if (!rc_window_valid(p.window) || !rc_secret_window_valid(p.secret_window))
 		return -EINVAL;
 	mm = rc_target_mm(pid, &tgid);
 	if (IS_ERR(mm))
@@ -536,7 +564,7 @@ int rc_procs_protect(pid_t pid, u64 flags, u64 window)
 	 */
 	ret = -EBUSY;
 	if (READ_ONCE(rc_allow_swap) || !rc_swap_possible(mm))
-		ret = rc_protect_mm(mm, tgid, flags, window);
+		ret = rc_protect_mm(mm, tgid, &p, NULL);
 	put_pid(tgid);
 	mmput(mm);
 	return ret;
@@ -571,6 +599,7 @@ int rc_procs_set_window(pid_t pid, u64 window)
 	unsigned long *buf, *old, *old_time;
 	unsigned int i, n, old_head, old_window;
 	struct mm_struct *mm;
+	struct rc_win *win;
 	struct rc_mm *rc;
 	int ret = -ENOENT;
 
@@ -586,25 +615,26 @@ int rc_procs_set_window(pid_t pid, u64 window)
 	buf = rc_window_alloc(window);
 	if (!buf)
 		goto out_rc;
+	/* The ordinary window; the secret one keeps the size it was protected with. */
+	win = &rc->win[RC_TIER_ORD];
 	mutex_lock(&rc->lock);
 	/* Keep the newest entries that fit; the pass below encrypts the rest. */
-	while (rc->fifo_count > window)
-		rc_fifo_pop(rc);
+	while (win->fifo_count > window)
+		rc_fifo_pop(win);
 	/* Oldest first into the new ring, with their ages (sorted[] is scratch). */
-	n = rc->fifo_count;
+	n = win->fifo_count;
 	for (i = 0; i < n; i++)
-		buf[window + i] = rc->fifo[(rc->fifo_head + i) % rc->window];
-	old = rc->fifo;
-	old_time = rc->fifo_time;
-	old_head = rc->fifo_head;
-	old_window = rc->window;
-	rc_window_install(rc, buf, window);
-	rc->fifo_count = 0;
+		buf[window + i] = win->fifo[(win->fifo_head + i) % win->window];
+	old = win->fifo;
+	old_time = win->fifo_time;
+	old_head = win->fifo_head;
+	old_window = win->window;
+	rc_window_install(win, buf, window);
 	for (i = 0; i < n; i++) {
-		rc_fifo_push(rc, buf[window + i]);
-		rc->fifo_time[i] = old_time[(old_head + i) % old_window];
+		rc_fifo_push(win, buf[window + i]);
+		win->fifo_time[i] = old_time[(old_head + i) % old_window];
 	}
-	WRITE_ONCE(rc->window, window);
+	WRITE_ONCE(win->window, window);
 	mutex_unlock(&rc->lock);
 	kfree(old);
 	rc_mm_update(rc, mm, true);

@@ -16,10 +16,12 @@ struct seq_file;
 int rc_procs_init(void);
 void rc_procs_uninit(void);
 
-int rc_procs_protect(pid_t pid, u64 flags, u64 window);
+int rc_procs_protect(pid_t pid, const struct ramcrypt_protect *p);
 int rc_procs_unprotect(pid_t pid);
 int rc_procs_set_window(pid_t pid, u64 window);
 int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st);
+/* Mark a range of the caller's memory secret (RAMCRYPT_IOC_SECRET_REGION; secret.c). */
+int rc_procs_secret_region(u64 addr, u64 len);
 /* Store up to cap pids; return the number of protected processes (>= 0) or -errno. */
 long rc_procs_list(pid_t *pids, size_t cap);
 /* Fill the page-engine fields of a status reply. */

@@ -28,6 +28,43 @@ struct pt_regs;
 
 #define RC_PEND		64	/* faults recorded, not yet processed, all threads */
 
+/*
+ * One tier's window, under rc_mm.lock: a ring of the page addresses in it, oldest
+ * first, with the time each came in, and a hash set of the same (window.c).
+ */
+struct rc_win {
+	unsigned int window;
+	unsigned int fifo_head, fifo_count;
+	unsigned long *fifo;		/* window entries, ring; one allocation with: */
+	unsigned long *fifo_time;	/* jiffies each entry came in, same ring */
+	unsigned long *sorted;		/* scratch: window sorted, for passes */
+	unsigned long *set;		/* the window as a hash set (rc_set_*) */
+	unsigned int set_bits;
+};
+
+/* The tiers: a page in a secret region is in RC_TIER_SECRET, any other in RC_TIER_ORD. */
+enum { RC_TIER_ORD, RC_TIER_SECRET, RC_TIERS };
+
+/*
+ * Secret regions of an mm (secret.c): sorted, disjoint, not adjacent. Never changed
+ * once published: a new mark replaces the whole set (RCU, for the fork probe).
+ */
+struct rc_regions {
+	struct rcu_head rcu;
+	unsigned int nr;
+	struct rc_range {
+		unsigned long start, end;
+	} r[];
+};
+
+/* What PROTECT asked for, and what a child or exec inherits. */
+struct rc_params {
+	u64 flags;			/* RAMCRYPT_PROTECT_* */
+	unsigned int window;		/* ordinary tier */
+	unsigned int secret_window;
+	unsigned int max_plain_age_ms;	/* with RAMCRYPT_PROTECT_PLAIN_AGE */
+};
+
 
 struct rc_mm {
 	struct mmu_notifier mn;		/* mn.mm: the protected mm (mmgrab'ed) */
@@ -38,20 +75,16 @@ struct rc_mm {
 	struct delayed_work kick;	/* a full pass soon: rc_mm_kick() */
 	struct pid *pid;		/* thread group, for list/stats */
 	u64 flags;			/* RAMCRYPT_PROTECT_* */
+	unsigned int max_plain_age_ms;	/* with RAMCRYPT_PROTECT_PLAIN_AGE */
 	int saved_dumpable;
 	bool dead;			/* unhashed; under rc_hash_lock */
 	bool exec_handled;		/* INHERIT_EXEC passed on (xchg) */
 	bool swap_exposed;		/* it could swap since protect: sticky */
 
-	/* The window: under lock. Held across encryption so passes serialise. */
+	/* The windows: under lock. Held across encryption so passes serialise. */
 	struct mutex lock;
-	unsigned int window;
-	unsigned int fifo_head, fifo_count;
-	unsigned long *fifo;		/* window entries, ring; one allocation with: */
-	unsigned long *fifo_time;	/* jiffies each entry came in, same ring */
-	unsigned long *sorted;		/* scratch: window sorted, for passes */
-	unsigned long *set;		/* the window as a hash set (rc_set_*) */
-	unsigned int set_bits;
+	struct rc_win win[RC_TIERS];
+	struct rc_regions __rcu *secret;	/* written under lock; NULL: none */
 	/* scratch for rc_mm_update(), under lock */
 	unsigned long upd_pend[RC_PEND], upd_evicted[RC_PEND], upd_huge[RC_PEND];
 
@@ -78,8 +111,8 @@ struct rc_inherit {
 	struct callback_head cb;
 	struct list_head node;		/* rc_exec_pending */
 	struct task_struct *task;	/* exec: the task whose exec is pending */
-	u64 flags;
-	unsigned int window;
+	struct rc_params p;
+	struct rc_regions *secret;	/* fork: the parent's secret regions, or NULL */
 };
 
 /* procs.c */
@@ -93,19 +126,25 @@ struct rc_mm *rc_mm_get(struct mm_struct *mm);
 void rc_mm_put(struct rc_mm *rc);
 bool rc_mm_unhash(struct rc_mm *rc);
 void rc_note_swap(struct rc_mm *rc, struct mm_struct *mm);
-int rc_protect_mm(struct mm_struct *mm, struct pid *tgid, u64 flags,
-		  unsigned int window);
+int rc_protect_mm(struct mm_struct *mm, struct pid *tgid,
+		  const struct rc_params *p, struct rc_regions *secret);
 struct mm_struct *rc_target_mm(pid_t pid, struct pid **tgidp);
 
 /* window.c */
 unsigned long *rc_window_alloc(unsigned int window);
-void rc_window_install(struct rc_mm *rc, unsigned long *buf, unsigned int window);
-unsigned long rc_fifo_pop(struct rc_mm *rc);
-void rc_fifo_push(struct rc_mm *rc, unsigned long addr);
+void rc_window_install(struct rc_win *win, unsigned long *buf, unsigned int window);
+unsigned long rc_fifo_pop(struct rc_win *win);
+void rc_fifo_push(struct rc_win *win, unsigned long addr);
 void rc_fifo_expire(struct rc_mm *rc);
+void rc_fifo_drop_range(struct rc_win *win, unsigned long start, unsigned long end);
 unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
 			 unsigned long addr, unsigned long end);
 void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full);
+
+/* secret.c */
+bool rc_secret_page(struct rc_mm *rc, struct vm_area_struct *vma, unsigned long addr);
+struct rc_regions *rc_regions_dup(struct rc_regions __rcu **src, gfp_t gfp);
+unsigned int rc_secret_measure(struct rc_mm *rc, struct mm_struct *mm, unsigned long *plain);
 
 /* faults.c */
 extern atomic_long_t rc_faults;
@@ -119,7 +158,7 @@ void rc_probe_fault(void *data, unsigned long address, struct pt_regs *regs,
 extern spinlock_t rc_exec_lock;
 extern struct list_head rc_exec_pending;
 extern atomic_long_t rc_inherit_failures;
-struct rc_inherit *rc_inherit_alloc(struct rc_mm *rc, gfp_t gfp);
+struct rc_inherit *rc_inherit_alloc(struct rc_mm *rc, gfp_t gfp, bool with_regions);
 void rc_inherit_free(struct rc_inherit *in);
 void rc_probe_fork(void *data, struct task_struct *parent, struct task_struct *child);
 void rc_probe_exec(void *data, struct task_struct *p, pid_t old_pid,

@@ -43,7 +43,7 @@ static void rc_mm_measure(struct mm_struct *mm, unsigned long *plain,
 
 int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st)
 {
-	unsigned long plain = 0, cipher = 0;
+	unsigned long plain = 0, cipher = 0, secret = 0;
 	struct mm_struct *mm;
 	struct rc_mm *rc;
 
@@ -65,8 +65,13 @@ int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st)
 
 	mutex_lock(&rc->lock);
 	rc_mm_measure(mm, &plain, &cipher);
-	st->window = rc->window;
+	st->secret_regions = rc_secret_measure(rc, mm, &secret);
+	st->window = rc->win[RC_TIER_ORD].window;
+	st->secret_window = rc->win[RC_TIER_SECRET].window;
 	mutex_unlock(&rc->lock);
+	st->secret_window_pages = secret;
+	st->max_plain_age_ms = rc->flags & RAMCRYPT_PROTECT_PLAIN_AGE ?
+			       rc->max_plain_age_ms : READ_ONCE(rc_max_plain_age_ms);
 
 	st->state = 0;
 	if (rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC)
@@ -112,7 +117,7 @@ long rc_procs_list(pid_t *pids, size_t cap)
 
 void rc_procs_status(struct ramcrypt_status *st)
 {
-	unsigned long plain = 0, cipher = 0;
+	unsigned long plain = 0, cipher = 0, secret = 0;
 	struct rc_mm *rc, **refs;
 	int bkt, n = 0, cap, i;
 
@@ -139,12 +144,16 @@ void rc_procs_status(struct ramcrypt_status *st)
 
 		if (mmget_not_zero(mm)) {
 			rc_mm_measure(mm, &plain, &cipher);
+			mutex_lock(&refs[i]->lock);
+			rc_secret_measure(refs[i], mm, &secret);
+			mutex_unlock(&refs[i]->lock);
 			mmput(mm);
 		}
 		rc_mm_put(refs[i]);
 	}
 	kvfree(refs);
 	st->window_pages = plain;
+	st->secret_window_pages = secret;
 	st->encryptions = atomic_long_read(&rc_pages_global.encryptions);
 	st->decryptions = atomic_long_read(&rc_pages_global.decryptions);
 	st->scanner_passes = atomic_long_read(&rc_scanner_passes);
@@ -164,12 +173,14 @@ void rc_procs_show(struct seq_file *m)
 	struct rc_mm *rc;
 	int bkt;
 
-	seq_puts(m, "pid window window_used faults encryptions decryptions scanner_pages skipped_pinned degraded_events\n");
+	seq_puts(m, "pid window window_used secret_window secret_used faults encryptions decryptions scanner_pages skipped_pinned degraded_events\n");
 	rcu_read_lock();
 	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode)
-		seq_printf(m, "%d %u %u %ld %ld %ld %ld %ld %ld\n",
-			   pid_vnr(rc->pid), READ_ONCE(rc->window),
-			   READ_ONCE(rc->fifo_count),
+		seq_printf(m, "%d %u %u %u %u %ld %ld %ld %ld %ld %ld\n",
+			   pid_vnr(rc->pid), READ_ONCE(rc->win[RC_TIER_ORD].window),
+			   READ_ONCE(rc->win[RC_TIER_ORD].fifo_count),
+			   READ_ONCE(rc->win[RC_TIER_SECRET].window),
+			   READ_ONCE(rc->win[RC_TIER_SECRET].fifo_count),
 			   atomic_long_read(&rc->faults),
 			   atomic_long_read(&rc->st.encryptions),
 			   atomic_long_read(&rc->st.decryptions),

@@ -37,102 +37,133 @@ unsigned long *rc_window_alloc(unsigned int window)
 		       GFP_KERNEL);
 }
 
-void rc_window_install(struct rc_mm *rc, unsigned long *buf,
-			      unsigned int window)
+void rc_window_install(struct rc_win *win, unsigned long *buf, unsigned int window)
 {
-	rc->fifo = buf;
-	rc->sorted = buf + window;
-	rc->fifo_time = buf + 2 * window;
-	rc->set = buf + 3 * window;
-	rc->set_bits = ilog2(rc_set_size(window));
-	rc->fifo_head = 0;
-	rc->window = window;
+	win->fifo = buf;
+	win->sorted = buf + window;
+	win->fifo_time = buf + 2 * window;
+	win->set = buf + 3 * window;
+	win->set_bits = ilog2(rc_set_size(window));
+	win->fifo_head = 0;
+	win->fifo_count = 0;
+	win->window = window;
 }
 
-static unsigned int rc_set_slot(struct rc_mm *rc, unsigned long key)
+static unsigned int rc_set_slot(struct rc_win *win, unsigned long key)
 {
-	return hash_long(key >> PAGE_SHIFT, rc->set_bits);
+	return hash_long(key >> PAGE_SHIFT, win->set_bits);
 }
 
-static bool rc_fifo_contains(struct rc_mm *rc, unsigned long addr)
+static bool rc_fifo_contains(struct rc_win *win, unsigned long addr)
 {
-	unsigned int mask = (1U << rc->set_bits) - 1, i;
+	unsigned int mask = (1U << win->set_bits) - 1, i;
 	unsigned long key = addr | 1;
 
-	for (i = rc_set_slot(rc, key); rc->set[i]; i = (i + 1) & mask)
-		if (rc->set[i] == key)
+	for (i = rc_set_slot(win, key); win->set[i]; i = (i + 1) & mask)
+		if (win->set[i] == key)
 			return true;
 	return false;
 }
 
-static void rc_set_add(struct rc_mm *rc, unsigned long addr)
+static void rc_set_add(struct rc_win *win, unsigned long addr)
 {
-	unsigned int mask = (1U << rc->set_bits) - 1, i;
+	unsigned int mask = (1U << win->set_bits) - 1, i;
 
-	for (i = rc_set_slot(rc, addr | 1); rc->set[i]; i = (i + 1) & mask)
+	for (i = rc_set_slot(win, addr | 1); win->set[i]; i = (i + 1) & mask)
 		;
-	rc->set[i] = addr | 1;
+	win->set[i] = addr | 1;
 }
 
 /* Delete with backward shift, so that no probe chain is ever broken. */
-static void rc_set_del(struct rc_mm *rc, unsigned long addr)
+static void rc_set_del(struct rc_win *win, unsigned long addr)
 {
-	unsigned int mask = (1U << rc->set_bits) - 1, i, j, home;
+	unsigned int mask = (1U << win->set_bits) - 1, i, j, home;
 	unsigned long key = addr | 1;
 
-	for (i = rc_set_slot(rc, key); rc->set[i] != key; i = (i + 1) & mask)
-		if (WARN_ON_ONCE(!rc->set[i]))
+	for (i = rc_set_slot(win, key); win->set[i] != key; i = (i + 1) & mask)
+		if (WARN_ON_ONCE(!win->set[i]))
 			return;
-	for (j = (i + 1) & mask; rc->set[j]; j = (j + 1) & mask) {
-		home = rc_set_slot(rc, rc->set[j]);
+	for (j = (i + 1) & mask; win->set[j]; j = (j + 1) & mask) {
+		home = rc_set_slot(win, win->set[j]);
 		/* The entry at j may move to i unless its home lies in (i, j]. */
 		if (((j - home) & mask) >= ((j - i) & mask)) {
-			rc->set[i] = rc->set[j];
+			win->set[i] = win->set[j];
 			i = j;
 		}
 	}
-	rc->set[i] = 0;
+	win->set[i] = 0;
 }
 
-unsigned long rc_fifo_pop(struct rc_mm *rc)
+unsigned long rc_fifo_pop(struct rc_win *win)
 {
-	unsigned long addr = rc->fifo[rc->fifo_head];
+	unsigned long addr = win->fifo[win->fifo_head];
 
-	if (++rc->fifo_head == rc->window)
-		rc->fifo_head = 0;
-	rc->fifo_count--;
-	rc_set_del(rc, addr);
+	if (++win->fifo_head == win->window)
+		win->fifo_head = 0;
+	win->fifo_count--;
+	rc_set_del(win, addr);
 	return addr;
 }
 
-void rc_fifo_push(struct rc_mm *rc, unsigned long addr)
+void rc_fifo_push(struct rc_win *win, unsigned long addr)
 {
-	unsigned int i = rc->fifo_head + rc->fifo_count;
+	unsigned int i = win->fifo_head + win->fifo_count;
 
-	if (i >= rc->window)
-		i -= rc->window;
-	rc->fifo[i] = addr;
-	rc->fifo_time[i] = jiffies;
-	rc->fifo_count++;
-	rc_set_add(rc, addr);
+	if (i >= win->window)
+		i -= win->window;
+	win->fifo[i] = addr;
+	win->fifo_time[i] = jiffies;
+	win->fifo_count++;
+	rc_set_add(win, addr);
 }
 
 /*
- * Idle expiry: drop from the window the pages that came in max_plain_age_ms ago or
- * more; the caller's pass then encrypts them. A page in use without faulting again
- * is dropped too and costs one window miss per max_plain_age_ms: whether a present
- * page was touched cannot be seen without a fault. So an idle process holds no
- * plaintext after max_plain_age_ms plus one scanner interval. rc->lock held.
+ * Keep only the entries of win outside [start, end), oldest first, with their ages:
+ * a range just marked secret leaves the ordinary window (a page is in one tier).
+ */
+void rc_fifo_drop_range(struct rc_win *win, unsigned long start, unsigned long end)
+{
+	unsigned int n = win->fifo_count, i;
+	unsigned long addr, time;
+
+	for (i = 0; i < n; i++) {
+		time = win->fifo_time[win->fifo_head];
+		addr = rc_fifo_pop(win);
+		if (addr >= start && addr < end)
+			continue;
+		rc_fifo_push(win, addr);
+		win->fifo_time[(win->fifo_head + win->fifo_count - 1) % win->window] = time;
+	}
+}
+
+/*
+ * Idle expiry: drop from both windows the pages that came in max_plain_age_ms ago
+ * or more (the process's own age, or the sysctl's); the caller's pass then encrypts
+ * them. A page in use without faulting again is dropped too and costs one window
+ * miss per max_plain_age_ms: whether a present page was touched cannot be seen
+ * without a fault. So an idle process holds no plaintext after max_plain_age_ms
+ * plus one scanner interval. rc->lock held.
  */
 void rc_fifo_expire(struct rc_mm *rc)
 {
-	unsigned long age = msecs_to_jiffies(READ_ONCE(rc_max_plain_age_ms));
+	unsigned int ms = rc->flags & RAMCRYPT_PROTECT_PLAIN_AGE ? rc->max_plain_age_ms :
+			  READ_ONCE(rc_max_plain_age_ms);
+	unsigned long age = msecs_to_jiffies(ms);
+	struct rc_win *win;
 
 	if (!age)
 		return;
-	while (rc->fifo_count &&
-	       time_after_eq(jiffies, rc->fifo_time[rc->fifo_head] + age))
-		rc_fifo_pop(rc);
+	for (win = rc->win; win < rc->win + RC_TIERS; win++)
+		while (win->fifo_count &&
+		       time_after_eq(jiffies, win->fifo_time[win->fifo_head] + age))
+			rc_fifo_pop(win);
+}
+
+/* Is addr in either window? */
+static bool rc_in_window(struct rc_mm *rc, unsigned long addr)
+{
+	return rc_fifo_contains(&rc->win[RC_TIER_ORD], addr) ||
+	       rc_fifo_contains(&rc->win[RC_TIER_SECRET], addr);
 }
 
 static int rc_cmp_ulong(const void *a, const void *b)
@@ -142,21 +173,40 @@ static int rc_cmp_ulong(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The lowest window page of either tier not yet passed (w: cursors), ULONG_MAX if none. */
+static unsigned long rc_pass_next(struct rc_mm *rc, unsigned int *w, unsigned int *tier)
+{
+	unsigned long next = ULONG_MAX;
+	unsigned int t;
+
+	for (t = 0; t < RC_TIERS; t++) {
+		if (w[t] < rc->win[t].fifo_count && rc->win[t].sorted[w[t]] < next) {
+			next = rc->win[t].sorted[w[t]];
+			*tier = t;
+		}
+	}
+	return next;
+}
+
 /*
- * Encrypt every plaintext page of mm outside the window. rc->lock and the mmap
+ * Encrypt every plaintext page of mm outside both windows. rc->lock and the mmap
  * lock are held. The window pages are left out of the migrate_vma ranges, so they
  * are not even unmapped for a moment.
  */
 unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
-				unsigned long addr, unsigned long end)
+			 unsigned long addr, unsigned long end)
 {
-	unsigned long done = 0;
+	unsigned int w[RC_TIERS] = {}, i, t, tier = 0;
+	unsigned long done = 0, next;
 	struct vm_area_struct *vma;
-	unsigned int n = rc->fifo_count, i, w = 0;
 
-	for (i = 0; i < n; i++)
-		rc->sorted[i] = rc->fifo[(rc->fifo_head + i) % rc->window];
-	sort(rc->sorted, n, sizeof(rc->sorted[0]), rc_cmp_ulong, NULL);
+	for (t = 0; t < RC_TIERS; t++) {
+		struct rc_win *win = &rc->win[t];
+
+		for (i = 0; i < win->fifo_count; i++)
+			win->sorted[i] = win->fifo[(win->fifo_head + i) % win->window];
+		sort(win->sorted, win->fifo_count, sizeof(win->sorted[0]), rc_cmp_ulong, NULL);
+	}
 
 	while ((vma = find_vma(mm, addr)) && vma->vm_start < end) {
 		unsigned long start = max(addr, vma->vm_start);
@@ -165,13 +215,13 @@ unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
 		addr = vma->vm_end;
 		if (!rc_pages_vma_eligible(vma))
 			continue;
-		for (; w < n && rc->sorted[w] < stop; w++) {
-			if (rc->sorted[w] < start)
+		while ((next = rc_pass_next(rc, w, &tier)) < stop) {
+			w[tier]++;
+			if (next < start)
 				continue;
-			if (rc->sorted[w] > start)
-				done += rc_pages_encrypt(vma, start, rc->sorted[w],
-							 &rc->st, NULL);
-			start = rc->sorted[w] + PAGE_SIZE;
+			if (next > start)
+				done += rc_pages_encrypt(vma, start, next, &rc->st, NULL);
+			start = next + PAGE_SIZE;
 		}
 		if (start < stop)
 			done += rc_pages_encrypt(vma, start, stop, &rc->st, NULL);
@@ -207,8 +257,10 @@ static void rc_encrypt_evicted(struct rc_mm *rc, struct vm_area_struct *vma,
 }
 
 /*
- * Bring the window up to date with the current task's faults recorded since its
- * last call and encrypt what fell out of it. Process context; mm is alive (the caller is a task
+ * Bring the windows up to date with the current task's faults recorded since its
+ * last call and encrypt what fell out of them. Each page goes to its own tier's
+ * window and evicts only from that one, so a busy ordinary tier never pushes a
+ * secret page out early, and a secret page never waits in the big window. Process context; mm is alive (the caller is a task
  * of mm or holds mm_users).
  */
 void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full)
@@ -217,6 +269,7 @@ void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full)
 	unsigned long *huge = rc->upd_huge;
 	unsigned int n, i, nevict = 0, nhuge = 0;
 	u64 t0 = rc_prof_now();
+	struct rc_win *win;
 	bool overflow;
 
 	mutex_lock(&rc->lock);
@@ -236,13 +289,14 @@ void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full)
 		 * may still be in progress, and it must not then be left out.
 		 */
 		if (!vma || vma->vm_start > pend[i] || !rc_pages_vma_eligible(vma) ||
-		    rc_fifo_contains(rc, pend[i]))
+		    rc_in_window(rc, pend[i]))
 			continue;
+		win = &rc->win[rc_secret_page(rc, vma, pend[i]) ? RC_TIER_SECRET : RC_TIER_ORD];
 		if (rc_pages_is_huge(vma, pend[i]))
 			huge[nhuge++] = pend[i] & HPAGE_PMD_MASK;
-		if (rc->fifo_count == rc->window)
-			evicted[nevict++] = rc_fifo_pop(rc);
-		rc_fifo_push(rc, pend[i]);
+		if (win->fifo_count == win->window)
+			evicted[nevict++] = rc_fifo_pop(win);
+		rc_fifo_push(win, pend[i]);
 	}
 	if (overflow || full) {
 		rc_mm_pass(rc, mm, 0, TASK_SIZE_MAX);
@@ -255,7 +309,7 @@ void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full)
 			struct vm_area_struct *vma = find_vma(mm, evicted[i]);
 
 			/* Faulted again within this batch: still in the window. */
-			if (rc_fifo_contains(rc, evicted[i]) || !vma ||
+			if (rc_in_window(rc, evicted[i]) || !vma ||
 			    vma->vm_start > evicted[i])
 				continue;
 			/* Still a THP (another thread faulted it in meanwhile)? */

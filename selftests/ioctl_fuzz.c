@@ -94,6 +94,9 @@ static const unsigned long known_cmds[] = {
 #ifdef RAMCRYPT_IOC_SEAL
 	RAMCRYPT_IOC_SEAL, RAMCRYPT_IOC_UNSEAL,
 #endif
+#ifdef RAMCRYPT_IOC_SECRET_REGION
+	RAMCRYPT_IOC_SECRET_REGION,
+#endif
 };
 #define NKNOWN (sizeof(known_cmds) / sizeof(known_cmds[0]))
 

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 
 #define RAMCRYPT_DEVICE		"/dev/ramcrypt"
-#define RAMCRYPT_ABI_VERSION	3	/* 2: SEAL, UNSEAL; 3: swap state, wiped_at_exit, init_on_free, DUMP_GUARD, PERF, INHERIT */
+#define RAMCRYPT_ABI_VERSION	4	/* 2: SEAL, UNSEAL; 3: swap state, wiped_at_exit, init_on_free, DUMP_GUARD, PERF, INHERIT; 4: secret tier, SECRET_REGION, per-process plain age */
 #define RAMCRYPT_IOC_MAGIC	0xE7
 
 /*
@@ -23,6 +23,17 @@
  */
 #define RAMCRYPT_MIN_WINDOW	6
 
+/*
+ * Smallest window of the secret tier (ABI 4), and its default: the data pages one
+ * x86 instruction can touch at once (movs: source 2 + destination 2; push/pop
+ * [mem]: operand 2 + stack 2; xsave of an AMX area: 4). Executable pages are never
+ * in the secret tier, so its pages are data only (docs/PAGE_ENGINE.md).
+ */
+#define RAMCRYPT_MIN_SECRET_WINDOW	4
+
+/* Largest max_plain_age_ms, as for the sysctl (one hour). */
+#define RAMCRYPT_PLAIN_AGE_MAX_MS	3600000
+
 struct ramcrypt_version {
 	__u64 abi;		/* out: RAMCRYPT_ABI_VERSION of the module */
 	__u64 module;		/* out: (major << 32) | (minor << 16) | patch */
@@ -30,12 +41,22 @@ struct ramcrypt_version {
 
 /* ramcrypt_protect.flags */
 #define RAMCRYPT_PROTECT_INHERIT_EXEC	(1ULL << 0)	/* keep protection across execve */
-#define RAMCRYPT_PROTECT_FLAGS		RAMCRYPT_PROTECT_INHERIT_EXEC
+#define RAMCRYPT_PROTECT_PLAIN_AGE	(1ULL << 1)	/* max_plain_age_ms is the process's own (ABI 4) */
+#define RAMCRYPT_PROTECT_FLAGS		(RAMCRYPT_PROTECT_INHERIT_EXEC | RAMCRYPT_PROTECT_PLAIN_AGE)
 
+/*
+ * Two tiers (ABI 4): pages in the process's secret regions (RAMCRYPT_IOC_SECRET_REGION)
+ * have a window of their own, secret_window pages; every other page is in the
+ * ordinary window of window pages. A page is in one of them only.
+ */
 struct ramcrypt_protect {
 	__u64 pid;		/* in: target process, 0 = caller */
 	__u64 flags;		/* in: RAMCRYPT_PROTECT_* */
-	__u64 window;		/* in: window in pages, 0 = the sysctl default */
+	__u64 window;		/* in: ordinary window in pages, 0 = the sysctl default */
+	__u64 secret_window;	/* in: secret window in pages, 0 = RAMCRYPT_MIN_SECRET_WINDOW */
+	__u64 max_plain_age_ms;	/* in: with RAMCRYPT_PROTECT_PLAIN_AGE: idle expiry of both
+				 * windows, 0 = none; without it 0, and the sysctl applies */
+	__u64 reserved[3];
 };
 
 struct ramcrypt_pid {
@@ -66,6 +87,11 @@ struct ramcrypt_proc_stats {
 	__u64 skipped_pinned;	/* out: pages that could not migrate (pinned) */
 	__u64 degraded_events;	/* out: pages left plaintext for lack of memory */
 	__u64 swapped_pages;	/* out: pages on a swap device now (ABI 3) */
+	__u64 secret_window;	/* out: secret window in pages (ABI 4) */
+	__u64 secret_window_pages; /* out: plaintext pages in secret regions now, measured;
+				    * counted in window_pages too (ABI 4) */
+	__u64 secret_regions;	/* out: secret regions marked (ABI 4) */
+	__u64 max_plain_age_ms;	/* out: idle expiry in force, 0 = none (ABI 4) */
 	__u64 reserved[4];
 };
 
@@ -108,7 +134,8 @@ struct ramcrypt_status {
 	__u64 wiped_at_exit;	/* out: plaintext pages zeroed as their process exited (ABI 3) */
 	__u64 init_on_free;	/* out: 1 if the kernel zeroes every freed page (ABI 3) */
 	__u64 inherit_failures;	/* out: children or exec'ed programs left unprotected (ABI 3) */
-	__u64 reserved[3];
+	__u64 secret_window_pages; /* out: of window_pages, those in secret regions (ABI 4) */
+	__u64 reserved[2];
 };
 
 #define RAMCRYPT_KEY_BYTES	32	/* AES-128-XTS: data key + tweak key */
@@ -149,6 +176,23 @@ struct ramcrypt_unseal {
 	__u64 reserved[3];
 };
 
+/*
+ * Mark [addr, addr + len) of the caller's memory secret (ABI 4): its pages go to the
+ * secret tier. addr is page-aligned, len > 0 is rounded up to whole pages, the range
+ * is mapped private memory ramcrypt encrypts. The caller must be protected. Marks are
+ * address ranges: they stay after munmap (what is mapped there later is secret too)
+ * and do not follow mremap; overlapping and adjacent ones merge, at most
+ * RAMCRYPT_SECRET_REGIONS_MAX are kept. A fork child inherits them, an exec drops them.
+ */
+#define RAMCRYPT_SECRET_REGIONS_MAX	64
+
+struct ramcrypt_secret_region {
+	__u64 addr;		/* in: page-aligned start */
+	__u64 len;		/* in: length in bytes */
+	__u64 flags;		/* in: reserved, 0 */
+	__u64 reserved;		/* in: 0 */
+};
+
 #define RAMCRYPT_IOC_VERSION	_IOR(RAMCRYPT_IOC_MAGIC, 0x00, struct ramcrypt_version)
 #define RAMCRYPT_IOC_PROTECT	_IOW(RAMCRYPT_IOC_MAGIC, 0x01, struct ramcrypt_protect)
 #define RAMCRYPT_IOC_UNPROTECT	_IOW(RAMCRYPT_IOC_MAGIC, 0x02, struct ramcrypt_pid)
@@ -160,5 +204,6 @@ struct ramcrypt_unseal {
 #define RAMCRYPT_IOC_SELFTEST	_IO(RAMCRYPT_IOC_MAGIC, 0x08)
 #define RAMCRYPT_IOC_SEAL	_IOWR(RAMCRYPT_IOC_MAGIC, 0x10, struct ramcrypt_seal)
 #define RAMCRYPT_IOC_UNSEAL	_IOWR(RAMCRYPT_IOC_MAGIC, 0x11, struct ramcrypt_unseal)
+#define RAMCRYPT_IOC_SECRET_REGION _IOW(RAMCRYPT_IOC_MAGIC, 0x12, struct ramcrypt_secret_region)
 
 #endif /* _UAPI_LINUX_RAMCRYPT_H */
