@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libramcrypt: sealed secrets for programs that run under ramcrypt (docs/SEALING.md).
+ * libramcrypt: sealed secrets for programs that run under ramcrypt (docs/SEALING.md),
+ * and secret regions, which ramcrypt keeps in a tier with a window of its own.
  *
  * A secret (1 to RAMCRYPT_SEAL_MAX bytes, e.g. a database DEK) is sealed by the
  * ramcrypt module under its register-held key into an opaque blob, which is kept as a
@@ -15,14 +16,16 @@
  * the caller's), or a key serial number in decimal.
  *
  * Every function returns >= 0 on success and a negative errno value on failure:
- *   -EPERM        unseal: the caller is not protected by ramcrypt
+ *   -EPERM        unseal, secret region: the caller is not protected by ramcrypt
  *   -EKEYREJECTED unseal: the blob was sealed under another ramcrypt key
  *   -EBADMSG      unseal: the blob is damaged or was tampered with
  *   -ENOKEY       no key "ramcrypt:NAME" in the keyring
  *   -EKEYREVOKED  the module's key is lost (after resume: `ramcrypt key load` again)
  *   -EINVAL       bad arguments (a name with ':' or '/', a length out of range), or
- *                 an unseal buffer outside private memory
- *   -ENOSPC       the output buffer is too small
+ *                 an unseal buffer or a secret region outside private memory
+ *   -ENOMEM       secret region: part of the range is not mapped
+ *   -ENOSPC       the output buffer is too small; secret region: RAMCRYPT_SECRET_REGIONS_MAX
+ *                 regions are marked already
  *   -EBADF        seal: /dev/ramcrypt is not writable by the caller
  *   -ENOENT       /dev/ramcrypt is missing (module not loaded)
  * ramcrypt_strerror() gives a sentence for each.
@@ -59,6 +62,20 @@ ssize_t ramcrypt_unseal_blob(const void *blob, size_t blob_len, void *buf, size_
 /* Keep or fetch a blob as "ramcrypt:NAME" in keyring: 0 / the blob's length, or -errno. */
 int ramcrypt_blob_store(const char *name, const char *keyring, const void *blob, size_t len);
 ssize_t ramcrypt_blob_load(const char *name, const char *keyring, void *blob, size_t cap);
+
+/*
+ * Mark the pages holding [addr, addr + len) of the calling process as secret (the
+ * range is widened to whole pages): ramcrypt keeps them in the secret tier, whose
+ * window (`ramcrypt run --secret-window N`, default RAMCRYPT_MIN_SECRET_WINDOW pages)
+ * is separate from the ordinary one, so a secret used now and then is not kept in
+ * plaintext by a big window full of busy pages. The caller must be protected
+ * (`ramcrypt run`); the range must be mapped private memory (heap, stack, anonymous
+ * mmap). Marks are address ranges: they stay after munmap and do not follow mremap
+ * (mark the new range again); a fork child inherits them, an exec drops them.
+ * Overlapping and adjacent marks merge; at most RAMCRYPT_SECRET_REGIONS_MAX. 0 or -errno.
+ * Opens /dev/ramcrypt read-only: no write access needed.
+ */
+int ramcrypt_secret_region(const void *addr, size_t len);
 
 /* 1 if name is a valid secret name: 1 to 64 of A-Z a-z 0-9 _ - . ; else 0. */
 int ramcrypt_name_valid(const char *name);

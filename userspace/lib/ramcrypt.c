@@ -91,6 +91,18 @@ ssize_t ramcrypt_unseal_blob(const void *blob, size_t blob_len, void *buf, size_
 	return ret ? ret : (ssize_t)u.secret_len;
 }
 
+int ramcrypt_secret_region(const void *addr, size_t len)
+{
+	unsigned long page = (unsigned long)sysconf(_SC_PAGESIZE);
+	unsigned long start = (unsigned long)addr & ~(page - 1);
+	struct ramcrypt_secret_region r = { .addr = start };
+
+	if (!addr || !len || (unsigned long)addr + len < (unsigned long)addr)
+		return -EINVAL;
+	r.len = (unsigned long)addr + len - start;
+	return rc_call(0, RAMCRYPT_IOC_SECRET_REGION, &r);
+}
+
 /* Names become key descriptions and environment variable names: keep them plain. */
 static int rc_desc(const char *name, char desc[sizeof(RC_KEY_PREFIX) + RC_NAME_MAX])
 {
@@ -231,7 +243,8 @@ const char *ramcrypt_strerror(int err)
 {
 	switch (err < 0 ? -err : err) {
 	case EPERM:
-		return "not allowed: unsealing needs a process protected by ramcrypt (ramcrypt run)";
+		return "not allowed: unsealing and secret regions need a process protected by ramcrypt "
+		       "(ramcrypt run)";
 	case EKEYREJECTED:
 		return "sealed under another ramcrypt key (load the passphrase key it was sealed with)";
 	case EBADMSG:
@@ -241,13 +254,13 @@ const char *ramcrypt_strerror(int err)
 	case EKEYREVOKED:
 		return "the ramcrypt key is lost (after resume: ramcrypt key load)";
 	case ENOSPC:
-		return "buffer too small for the secret";
+		return "buffer too small for the secret, or too many secret regions";
 	case EBADF:
 		return "sealing needs write access to " RAMCRYPT_DEVICE;
 	case ENOENT:
 		return RAMCRYPT_DEVICE " is missing (is the ramcrypt module loaded?)";
 	case ENOTTY:
-		return "the ramcrypt module does not support sealing (ABI < 2)";
+		return "the ramcrypt module does not support this (sealing: ABI 2, secret regions: ABI 4)";
 	default:
 		return strerror(err < 0 ? -err : err);
 	}

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <map>
@@ -82,10 +83,12 @@ private:
 	CLI::App *secret_ = nullptr, *secret_seal_ = nullptr, *secret_unseal_ = nullptr, *secret_load_ = nullptr;
 	std::string secret_file_;
 	CLI::Option *window_opt_ = nullptr, *protect_window_opt_ = nullptr, *iterations_opt_ = nullptr;
+	// run's and protect's: the same values, either command's options.
+	std::vector<CLI::Option *> secret_window_opts_, age_opts_;
 	bool show_version_ = false;
 	bool unprotect_all_ = false;
 
-	std::string window_;
+	std::string window_, secret_window_, max_age_;
 	std::vector<std::string> pids_;
 	bool inherit_exec_ = false;
 	std::string set_pid_, set_window_value_;
@@ -116,11 +119,23 @@ void Cli::build()
 
 	const std::string window_help = "Window in pages, at least " + std::to_string(RAMCRYPT_MIN_WINDOW) +
 					" (default: the sysctl default)";
+	const std::string secret_window_help =
+		"Window of the secret regions in pages, at least " + std::to_string(RAMCRYPT_MIN_SECRET_WINDOW) +
+		" (default " + std::to_string(RAMCRYPT_MIN_SECRET_WINDOW) + ")";
+	const std::string age_help = "Re-encrypt a plaintext page idle this long, 0 never "
+				     "(default: the sysctl max_plain_age_ms)";
+	auto tier_options = [&](CLI::App *app) {
+		secret_window_opts_.push_back(
+			app->add_option("--secret-window", secret_window_, secret_window_help)->type_name("N"));
+		age_opts_.push_back(app->add_option("--max-plain-age", max_age_, age_help)->type_name("MS"));
+	};
 
 	run_ = command(&app_, "run", "Run COMMAND protected from its first instruction",
-		       "run [--window N] [--secret NAME[=VAR[:hex]]]... [--keyring K] [--] COMMAND [ARGS...]");
+		       "run [--window N] [--secret-window N] [--max-plain-age MS] [--secret NAME[=VAR[:hex]]]... "
+		       "[--keyring K] [--] COMMAND [ARGS...]");
 	window_opt_ = run_->add_option("--window", window_, window_help)
 			      ->type_name("N");
+	tier_options(run_);
 	// One NAME per --secret: a vector option would take COMMAND as a second NAME.
 	run_->add_option("--secret", run_secrets_,
 			 "Unseal secret NAME into environment variable VAR (default: NAME in upper case)")
@@ -133,11 +148,12 @@ void Cli::build()
 		     "executed, 127 if it is not found.");
 
 	protect_ = command(&app_, "protect", "Protect running processes",
-			   "protect [--window N] [--inherit-exec] PID...");
+			   "protect [--window N] [--secret-window N] [--max-plain-age MS] [--inherit-exec] PID...");
 	protect_->add_option("PID", pids_, "Processes to protect")->type_name("");
 	protect_window_opt_ = protect_->add_option("--window", window_,
 						   window_help)
 				      ->type_name("N");
+	tier_options(protect_);
 	protect_->add_flag("--inherit-exec", inherit_exec_, "Keep protection when the process calls execve");
 
 	unprotect_ = command(&app_, "unprotect", "Decrypt processes and stop protecting them",
@@ -255,6 +271,27 @@ std::string window_error(const std::string &arg, std::uint64_t &window)
 	       std::to_string(RAMCRYPT_MIN_WINDOW);
 }
 
+std::string secret_window_error(const std::string &arg, std::uint64_t &window)
+{
+	if (parse_u64(arg, window) && window >= RAMCRYPT_MIN_SECRET_WINDOW)
+		return {};
+	return "invalid secret window '" + arg + "': must be a number of pages, at least " +
+	       std::to_string(RAMCRYPT_MIN_SECRET_WINDOW);
+}
+
+std::string age_error(const std::string &arg, std::uint64_t &ms)
+{
+	if (parse_u64(arg, ms) && ms <= RAMCRYPT_PLAIN_AGE_MAX_MS)
+		return {};
+	return "invalid max plain age '" + arg + "': must be milliseconds, 0 (never) to " +
+	       std::to_string(RAMCRYPT_PLAIN_AGE_MAX_MS);
+}
+
+bool given(const std::vector<CLI::Option *> &opts)
+{
+	return std::any_of(opts.begin(), opts.end(), [](const CLI::Option *o) { return o->count() > 0; });
+}
+
 // The error text for missing or bad PIDs, or "".
 std::string pids_error(const std::vector<std::string> &args, std::vector<pid_t> &pids)
 {
@@ -272,6 +309,7 @@ std::string pids_error(const std::vector<std::string> &args, std::vector<pid_t> 
 int Cli::dispatch()
 {
 	std::uint64_t window = 0; // 0: the module's default
+	ProtectOptions popt;
 	std::vector<pid_t> pids;
 	std::string error;
 
@@ -281,8 +319,16 @@ int Cli::dispatch()
 	}
 	if (window_opt_->count() || protect_window_opt_->count())
 		error = window_error(window_, window);
+	if (error.empty() && given(secret_window_opts_))
+		error = secret_window_error(secret_window_, popt.secret_window);
+	if (error.empty() && given(age_opts_)) {
+		error = age_error(max_age_, popt.max_plain_age_ms);
+		popt.plain_age = true;
+	}
 	if (!error.empty())
 		return usage_error(error);
+	popt.window = window;
+	popt.inherit_exec = inherit_exec_;
 
 	// Arguments no command took. After "run --", CLI11 leaves the command here.
 	std::vector<std::string> extras = app_.remaining();
@@ -303,7 +349,7 @@ int Cli::dispatch()
 				return usage_error(error);
 			secrets_.specs.push_back(spec);
 		}
-		return cmd_run(env_, window, command, &secrets_);
+		return cmd_run(env_, popt, command, &secrets_);
 	}
 	if (unprotect_->parsed() && unprotect_all_) {
 		if (!pids_.empty())
@@ -313,7 +359,7 @@ int Cli::dispatch()
 	if (protect_->parsed() || unprotect_->parsed()) {
 		if (error = pids_error(pids_, pids); !error.empty())
 			return usage_error(error);
-		return protect_->parsed() ? cmd_protect(env_, pids, window, inherit_exec_)
+		return protect_->parsed() ? cmd_protect(env_, pids, popt)
 					  : cmd_unprotect(env_, pids);
 	}
 	if (set_window_->parsed()) {

@@ -297,9 +297,22 @@ std::string ask_passphrase(Env &env, bool verify, Secret &pass)
 	return error;
 }
 
+// The PROTECT request for opt (pid and the inherit flag set by the caller).
+ramcrypt_protect protect_request(const ProtectOptions &opt)
+{
+	ramcrypt_protect p = {};
+	p.window = opt.window;
+	p.secret_window = opt.secret_window;
+	if (opt.plain_age) {
+		p.flags |= RAMCRYPT_PROTECT_PLAIN_AGE;
+		p.max_plain_age_ms = opt.max_plain_age_ms;
+	}
+	return p;
+}
+
 } // namespace
 
-int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &command,
+int cmd_run(Env &env, const ProtectOptions &opt, const std::vector<std::string> &command,
 	    const RunSecrets *secrets)
 {
 	auto dev = open_or_report(env, Access::write);
@@ -308,10 +321,9 @@ int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &comm
 
 	// Protect this process and keep it across execve, so the command never runs
 	// unprotected and its exit status is naturally ours.
-	ramcrypt_protect p = {};
+	ramcrypt_protect p = protect_request(opt);
 	p.pid = 0;
-	p.flags = RAMCRYPT_PROTECT_INHERIT_EXEC;
-	p.window = window;
+	p.flags |= RAMCRYPT_PROTECT_INHERIT_EXEC;
 	if (int e = dev->protect(p)) {
 		report_protect(env, "run", e);
 		return exit_run_failed;
@@ -335,7 +347,7 @@ int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &comm
 	return e == ENOENT ? exit_not_found : exit_cannot_invoke;
 }
 
-int cmd_protect(Env &env, const std::vector<pid_t> &pids, std::uint64_t window, bool inherit_exec)
+int cmd_protect(Env &env, const std::vector<pid_t> &pids, const ProtectOptions &opt)
 {
 	auto dev = open_or_report(env, Access::write);
 	if (!dev)
@@ -343,10 +355,10 @@ int cmd_protect(Env &env, const std::vector<pid_t> &pids, std::uint64_t window, 
 
 	int status = 0;
 	for (pid_t pid : pids) {
-		ramcrypt_protect p = {};
+		ramcrypt_protect p = protect_request(opt);
 		p.pid = pid;
-		p.flags = inherit_exec ? RAMCRYPT_PROTECT_INHERIT_EXEC : 0;
-		p.window = window;
+		if (opt.inherit_exec)
+			p.flags |= RAMCRYPT_PROTECT_INHERIT_EXEC;
 		if (int e = dev->protect(p)) {
 			report_protect(env, "protect " + std::to_string(pid), e);
 			status = exit_failure;
@@ -428,8 +440,8 @@ int cmd_ps(Env &env, bool json)
 	}
 	std::sort(pids.begin(), pids.end());
 
-	Table table({ { "PID", true }, { "WINDOW", true }, { "PLAIN", true },
-		      { "ENCRYPTED", true }, { "FAULTS", true }, { "ENCRYPTIONS", true },
+	Table table({ { "PID", true }, { "WINDOW", true }, { "PLAIN", true }, { "SWINDOW", true },
+		      { "SPLAIN", true }, { "ENCRYPTED", true }, { "FAULTS", true }, { "ENCRYPTIONS", true },
 		      { "DECRYPTIONS", true }, { "SCANNED", true }, { "PINNED", true },
 		      { "NOMEM", true }, { "SWAPPED", true }, { "FLAGS", false },
 		      { "COMMAND", false } });
@@ -456,6 +468,10 @@ int cmd_ps(Env &env, bool json)
 				.string("command", comm)
 				.number("window", st.window)
 				.number("window_pages", st.window_pages)
+				.number("secret_window", st.secret_window)
+				.number("secret_window_pages", st.secret_window_pages)
+				.number("secret_regions", st.secret_regions)
+				.number("max_plain_age_ms", st.max_plain_age_ms)
 				.number("encrypted_pages", st.encrypted_pages)
 				.number("faults", st.faults)
 				.number("encryptions", st.encryptions)
@@ -475,11 +491,16 @@ int cmd_ps(Env &env, bool json)
 			flags += flags.empty() ? "degraded" : ",degraded";
 		if (swap)
 			flags += flags.empty() ? "swap" : ",swap";
-		// Measured plaintext beyond the window: pinned pages, or pages the cap held back.
-		if (st.window_pages > st.window)
+		// Measured plaintext beyond a window: pinned pages, or pages the cap held back.
+		// window_pages counts both tiers; secret_window_pages the secret one.
+		if (st.window_pages - st.secret_window_pages > st.window)
 			flags += flags.empty() ? "over-window" : ",over-window";
+		if (st.secret_window_pages > st.secret_window)
+			flags += flags.empty() ? "over-secret-window" : ",over-secret-window";
 		table.add_row({ std::to_string(pid), std::to_string(st.window),
-				std::to_string(st.window_pages), std::to_string(st.encrypted_pages),
+				std::to_string(st.window_pages - st.secret_window_pages),
+				std::to_string(st.secret_window), std::to_string(st.secret_window_pages),
+				std::to_string(st.encrypted_pages),
 				std::to_string(st.faults), std::to_string(st.encryptions),
 				std::to_string(st.decryptions), std::to_string(st.scanner_pages),
 				std::to_string(st.skipped_pinned), std::to_string(st.degraded_events),
@@ -543,6 +564,8 @@ int cmd_status(Env &env, bool json)
 				o.number("wiped_at_exit", st.wiped_at_exit)
 					.boolean("init_on_free", st.init_on_free)
 					.number("inherit_failures", st.inherit_failures);
+			if (v.abi >= 4)
+				o.number("secret_window_pages", st.secret_window_pages);
 		}
 		o.object("sysctl", sysctl_json(sysctls))
 			.strings("protects", protects)
@@ -568,8 +591,12 @@ int cmd_status(Env &env, bool json)
 					env.out << "  - " << c << '\n';
 			}
 			print_field(env, "protected processes", std::to_string(st.protected_procs));
-			print_field(env, "pages", std::to_string(st.encrypted_pages) + " encrypted, " +
-							  std::to_string(st.window_pages) + " plaintext in windows");
+			print_field(env, "pages",
+				    std::to_string(st.encrypted_pages) + " encrypted, " +
+					    std::to_string(st.window_pages) + " plaintext in windows" +
+					    (v.abi >= 4 ? " (" + std::to_string(st.secret_window_pages) +
+								  " of them in secret windows)"
+							: std::string()));
 			print_field(env, "encryptions", std::to_string(st.encryptions));
 			print_field(env, "decryptions", std::to_string(st.decryptions));
 			print_field(env, "scanner passes", std::to_string(st.scanner_passes));

@@ -43,12 +43,20 @@ struct Env {
 // The same text the kernel module reports as its version, for `ramcrypt version`.
 extern const char tool_version[];
 
+// What run and protect ask of the module (struct ramcrypt_protect); 0: its default.
+struct ProtectOptions {
+	std::uint64_t window = 0;		// ordinary window
+	std::uint64_t secret_window = 0;	// secret tier, 0: RAMCRYPT_MIN_SECRET_WINDOW
+	bool plain_age = false;			// max_plain_age_ms is the process's own
+	std::uint64_t max_plain_age_ms = 0;	// with plain_age; 0: no idle expiry
+	bool inherit_exec = false;		// protect only; run always inherits
+};
+
 struct RunSecrets;
 // secrets: sealed secrets to unseal into the environment once protected (secret.h).
-int cmd_run(Env &env, std::uint64_t window, const std::vector<std::string> &command,
+int cmd_run(Env &env, const ProtectOptions &opt, const std::vector<std::string> &command,
 	    const RunSecrets *secrets = nullptr);
-int cmd_protect(Env &env, const std::vector<pid_t> &pids, std::uint64_t window,
-		bool inherit_exec);
+int cmd_protect(Env &env, const std::vector<pid_t> &pids, const ProtectOptions &opt);
 int cmd_unprotect(Env &env, const std::vector<pid_t> &pids);
 int cmd_unprotect_all(Env &env);
 int cmd_set_window(Env &env, pid_t pid, std::uint64_t window);

@@ -106,7 +106,11 @@ protected:
 		st.pid = pid;
 		st.state = RAMCRYPT_PROC_INHERIT_EXEC;
 		st.window = 4;
-		st.window_pages = 3;
+		st.window_pages = 3;		// 2 ordinary + 1 secret
+		st.secret_window = 4;
+		st.secret_window_pages = 1;
+		st.secret_regions = 1;
+		st.max_plain_age_ms = 1000;
 		st.encrypted_pages = 120;
 		st.faults = 5000;
 		st.encryptions = 4000;
@@ -270,6 +274,48 @@ TEST_F(CliTest, ProtectSendsPidsWindowAndFlags)
 	EXPECT_EQ(mod_.opens, std::vector<Access>{ Access::write });
 	EXPECT_TRUE(out_.str().empty());
 	EXPECT_TRUE(err_.str().empty());
+}
+
+// The secret tier's window and the process's own idle expiry (ABI 4).
+TEST_F(CliTest, ProtectSendsTierOptions)
+{
+	EXPECT_EQ(run({ "protect", "--secret-window", "8", "--max-plain-age", "500", "42" }), 0);
+	ASSERT_EQ(mod_.protects.size(), 1u);
+	EXPECT_EQ(mod_.protects[0].secret_window, 8u);
+	EXPECT_EQ(mod_.protects[0].flags, RAMCRYPT_PROTECT_PLAIN_AGE);
+	EXPECT_EQ(mod_.protects[0].max_plain_age_ms, 500u);
+	EXPECT_EQ(mod_.protects[0].window, 0u);
+	// 0: no expiry for this process, which is not the same as no option.
+	EXPECT_EQ(run({ "protect", "--max-plain-age", "0", "--inherit-exec", "42" }), 0);
+	ASSERT_EQ(mod_.protects.size(), 2u);
+	EXPECT_EQ(mod_.protects[1].flags, RAMCRYPT_PROTECT_PLAIN_AGE | RAMCRYPT_PROTECT_INHERIT_EXEC);
+	EXPECT_EQ(mod_.protects[1].max_plain_age_ms, 0u);
+	EXPECT_EQ(mod_.protects[1].secret_window, 0u);
+}
+
+TEST_F(CliTest, TierOptionsAreChecked)
+{
+	const std::string min_secret = std::to_string(RAMCRYPT_MIN_SECRET_WINDOW);
+	const std::string below = std::to_string(RAMCRYPT_MIN_SECRET_WINDOW - 1);
+	const std::string too_old = std::to_string(RAMCRYPT_PLAIN_AGE_MAX_MS + 1ULL);
+	for (const std::string &w : { below, std::string("x"), std::string("-4") }) {
+		EXPECT_EQ(run({ "protect", "--secret-window", w, "42" }), 1) << w;
+		EXPECT_EQ(err_.str(), usage("invalid secret window '" + w + "': must be a number of pages, at least " +
+						    min_secret,
+					    "protect"));
+	}
+	EXPECT_EQ(run({ "run", "--max-plain-age", too_old, "true" }), 125);
+	EXPECT_EQ(err_.str(), usage("invalid max plain age '" + too_old + "': must be milliseconds, 0 (never) to " +
+					    std::to_string(RAMCRYPT_PLAIN_AGE_MAX_MS),
+				    "run"));
+	EXPECT_TRUE(mod_.opens.empty());
+	EXPECT_EQ(run({ "run", "--secret-window", min_secret, "--max-plain-age", "250", "--",
+			"/nonexistent/command" }),
+		  127);
+	ASSERT_EQ(mod_.protects.size(), 1u);
+	EXPECT_EQ(mod_.protects[0].secret_window, std::uint64_t{ RAMCRYPT_MIN_SECRET_WINDOW });
+	EXPECT_EQ(mod_.protects[0].flags, RAMCRYPT_PROTECT_INHERIT_EXEC | RAMCRYPT_PROTECT_PLAIN_AGE);
+	EXPECT_EQ(mod_.protects[0].max_plain_age_ms, 250u);
 }
 
 TEST_F(CliTest, ProtectDefaultsToTheModulesWindow)
@@ -536,9 +582,9 @@ TEST_F(CliTest, PsTable)
 	mod_.procs[1].state |= RAMCRYPT_PROC_DEGRADED;
 	EXPECT_EQ(run({ "ps" }), 0);
 	EXPECT_EQ(out_.str(),
-		  " PID  WINDOW  PLAIN  ENCRYPTED  FAULTS  ENCRYPTIONS  DECRYPTIONS  SCANNED  PINNED  NOMEM  SWAPPED  FLAGS                  COMMAND\n"
-		  "  99       4      3        120    5000         4000         3900        7       1      0        0  inherit-exec,degraded  nginx worker\n"
-		  "1234       4      3        120    5000         4000         3900        7       1      0        0  inherit-exec           vault\n");
+		  " PID  WINDOW  PLAIN  SWINDOW  SPLAIN  ENCRYPTED  FAULTS  ENCRYPTIONS  DECRYPTIONS  SCANNED  PINNED  NOMEM  SWAPPED  FLAGS                  COMMAND\n"
+		  "  99       4      2        4       1        120    5000         4000         3900        7       1      0        0  inherit-exec,degraded  nginx worker\n"
+		  "1234       4      2        4       1        120    5000         4000         3900        7       1      0        0  inherit-exec           vault\n");
 	EXPECT_EQ(mod_.opens, std::vector<Access>{ Access::read });
 }
 
@@ -548,6 +594,7 @@ TEST_F(CliTest, PsJsonHasStableKeys)
 	EXPECT_EQ(run({ "ps", "--json" }), 0);
 	EXPECT_EQ(out_.str(),
 		  "{\"pid\":1234,\"command\":\"vault\",\"window\":4,\"window_pages\":3,"
+		  "\"secret_window\":4,\"secret_window_pages\":1,\"secret_regions\":1,\"max_plain_age_ms\":1000,"
 		  "\"encrypted_pages\":120,\"faults\":5000,\"encryptions\":4000,\"decryptions\":3900,"
 		  "\"scanner_pages\":7,\"skipped_pinned\":1,\"degraded_events\":0,\"swapped_pages\":0,"
 		  "\"inherit_exec\":true,\"degraded\":false,\"swap\":false}\n");
@@ -560,9 +607,16 @@ TEST_F(CliTest, PsShowsSwap)
 	mod_.procs[0].swapped_pages = 17;
 	EXPECT_EQ(run({ "ps" }), 0);
 	EXPECT_NE(out_.str().find("      0       17  swap   vault\n"), std::string::npos) << out_.str();
-	mod_.procs[0].window_pages = mod_.procs[0].window + 1;
+	mod_.procs[0].window_pages = mod_.procs[0].window + 1;	// 1 secret: within both
+	EXPECT_EQ(run({ "ps" }), 0);
+	EXPECT_NE(out_.str().find("  swap   vault\n"), std::string::npos) << out_.str();
+	mod_.procs[0].window_pages = mod_.procs[0].window + mod_.procs[0].secret_window_pages + 1;
 	EXPECT_EQ(run({ "ps" }), 0);
 	EXPECT_NE(out_.str().find("  swap,over-window  vault\n"), std::string::npos) << out_.str();
+	mod_.procs[0].secret_window_pages = mod_.procs[0].secret_window + 1;
+	mod_.procs[0].window_pages = mod_.procs[0].secret_window_pages;
+	EXPECT_EQ(run({ "ps" }), 0);
+	EXPECT_NE(out_.str().find("  swap,over-secret-window  vault\n"), std::string::npos) << out_.str();
 }
 
 TEST_F(CliTest, PsNeutralizesProcessNames)
@@ -676,7 +730,7 @@ TEST_F(CliTest, StatusHealthyJson)
 		"\"healthy\":true,\"protected_procs\":1,\"encrypted_pages\":100,\"window_pages\":4,"
 		"\"encryptions\":0,\"decryptions\":0,\"scanner_passes\":0,\"skipped_pinned\":0,"
 		"\"degraded_events\":0,\"key_heals\":0,\"wiped_at_exit\":0,\"init_on_free\":false,\"inherit_failures\":0,"
-		"\"sysctl\":{\"default_window\":4,\"max_window\":256,\"policy\":\"strict\"},"
+		"\"secret_window_pages\":0,\"sysctl\":{\"default_window\":4,\"max_window\":256,\"policy\":\"strict\"},"
 		"\"protects\":[\"private anonymous memory"))
 		<< s;
 	EXPECT_NE(s.find("\"does_not_protect\":[\"root or kernel code execution"), std::string::npos);
@@ -689,9 +743,14 @@ TEST_F(CliTest, StatusHealthyJson)
 TEST_F(CliTest, StatusHumanShowsTheThreatModel)
 {
 	healthy_status();
+	mod_.status.secret_window_pages = 2;
 	file("proc/sys/ramcrypt/default_window", "4\n");
 	EXPECT_EQ(run({ "status" }), 0);
 	const std::string s = out_.str();
+	EXPECT_NE(s.find("\npages:                100 encrypted, 4 plaintext in windows (2 of them in secret "
+			 "windows)\n"),
+		  std::string::npos)
+		<< s;
 	EXPECT_TRUE(s.starts_with("module:               loaded, version 0.1.0, ABI " ABI_STR "\n"
 				  "key:                  random, made at module load, never stored, generation 1\n"
 				  "cpus holding the key: 2 of 2 online\n"

@@ -21,6 +21,7 @@ struct Fake {
 	std::vector<int> open_flags;
 	std::vector<unsigned long> requests;
 	__u64 out_len = 0;		// blob_len / secret_len answered on success
+	struct ramcrypt_secret_region region = {};	// the last SECRET_REGION request
 	int closes = 0;
 } fake;
 
@@ -44,6 +45,8 @@ int fake_ioctl(int, unsigned long request, void *arg)
 	}
 	if (request == RAMCRYPT_IOC_SEAL)
 		static_cast<struct ramcrypt_seal *>(arg)->blob_len = fake.out_len;
+	else if (request == RAMCRYPT_IOC_SECRET_REGION)
+		fake.region = *static_cast<struct ramcrypt_secret_region *>(arg);
 	else
 		static_cast<ramcrypt_unseal *>(arg)->secret_len = fake.out_len;
 	return 0;
@@ -69,6 +72,35 @@ protected:
 	unsigned char secret_[RAMCRYPT_SEAL_MAX + 1] = {};
 	unsigned char blob_[RAMCRYPT_SEAL_BLOB_MAX] = {};
 };
+
+// The pages holding the range, on a read-only descriptor; bad ranges never reach it.
+TEST_F(Lib, SecretRegionCoversWholePages)
+{
+	const unsigned long page = (unsigned long)sysconf(_SC_PAGESIZE);
+	auto *p = reinterpret_cast<const char *>(0x7f0000000000UL + page + 16);
+
+	EXPECT_EQ(0, ramcrypt_secret_region(p, 32));
+	ASSERT_EQ(1u, fake.requests.size());
+	EXPECT_EQ(RAMCRYPT_IOC_SECRET_REGION, fake.requests[0]);
+	EXPECT_EQ(O_RDONLY | O_CLOEXEC, fake.open_flags[0]);
+	EXPECT_EQ(0x7f0000000000UL + page, fake.region.addr);
+	EXPECT_EQ(48u, fake.region.len);
+	EXPECT_EQ(0u, fake.region.flags);
+	EXPECT_EQ(1, fake.closes);
+
+	EXPECT_EQ(0, ramcrypt_secret_region(p + page - 16, page + 1));
+	EXPECT_EQ(0x7f0000000000UL + 2 * page, fake.region.addr);
+	EXPECT_EQ(page + 1, fake.region.len);
+
+	EXPECT_EQ(-EINVAL, ramcrypt_secret_region(nullptr, 1));
+	EXPECT_EQ(-EINVAL, ramcrypt_secret_region(p, 0));
+	EXPECT_EQ(-EINVAL, ramcrypt_secret_region(p, SIZE_MAX));
+	EXPECT_EQ(2u, fake.requests.size());
+
+	fake.ioctl_errors = { 0, 0, EPERM };
+	EXPECT_EQ(-EPERM, ramcrypt_secret_region(p, 1));
+	EXPECT_NE(nullptr, std::strstr(ramcrypt_strerror(-EPERM), "secret regions"));
+}
 
 TEST_F(Lib, NamesArePlain)
 {
