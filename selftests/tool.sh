@@ -276,6 +276,31 @@ test_run_protects() {
 	check "$name" "$problem"
 }
 
+test_run_tier_options() {
+	name="run --secret-window and --max-plain-age reach the module (ps --json)"
+	rm -f "$tmp/tier.pid"
+	ramcrypt run --secret-window 5 --max-plain-age 250 -- \
+		sh -c 'echo "pid $$" >"$1/tier.pid"; exec sleep 30' sh "$tmp" >/dev/null 2>"$tmp/tier.err" &
+	bg=$!
+	i=0
+	while [ ! -s "$tmp/tier.pid" ] && kill -0 "$bg" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	pid=$(sed -n 's/^pid \([0-9]*\)$/\1/p' "$tmp/tier.pid" 2>/dev/null)
+	rc_run ps --json
+	kill "$bg" 2>/dev/null
+	wait "$bg" 2>/dev/null
+	bg=
+	problem=
+	if [ -z "$pid" ]; then
+		problem="the command did not start: $(cat "$tmp/tier.err")"
+	elif ! out_has "^\{\"pid\":$pid,.*\"secret_window\":5,\"secret_window_pages\":[0-9]+,\"secret_regions\":0,\"max_plain_age_ms\":250,"; then
+		problem="pid $pid not listed with secret_window 5, no regions and max_plain_age_ms 250"
+	fi
+	check "$name" "$problem"
+}
+
 test_protected_tool_output() {
 	name="a protected process computes correctly (ramcrypt ps --json under run)"
 	# Every store to an encrypted page faults, and CLI11 sets the --json flag with a
@@ -362,7 +387,7 @@ test_ps() {
 	ps_lists "$victim" || problem="pid $victim not listed"
 	if [ -z "$problem" ]; then
 		rc_run ps
-		out_has '^ *PID +WINDOW +PLAIN +ENCRYPTED +FAULTS ' || problem="no table header"
+		out_has '^ *PID +WINDOW +PLAIN +SWINDOW +SPLAIN +ENCRYPTED +FAULTS ' || problem="no table header"
 		out_has "^ *$victim +[0-9]+ " || problem="pid $victim not in the table"
 	fi
 	check "$name" "$problem"
@@ -499,7 +524,7 @@ test_selftest() {
 
 tests="test_version test_version_json test_status_json test_status_text test_unknown_command
 	test_small_window test_run_not_found test_run_not_executable test_run_status
-	test_run_protects test_protected_tool_output test_protect_missing test_protect test_ps
+	test_run_protects test_run_tier_options test_protected_tool_output test_protect_missing test_protect test_ps
 	test_set_window test_unprotect test_data_intact test_unprivileged test_key_status
 	test_selftest"
 
