@@ -24,6 +24,7 @@
  *   -EINVAL       bad arguments (a name with ':' or '/', a length out of range), or
  *                 an unseal buffer or a secret region outside private memory
  *   -ENOMEM       secret region: part of the range is not mapped
+ *   -ENOTTY       the module is too old: sealing needs ABI 2, secret regions ABI 4
  *   -ENOSPC       the output buffer is too small; secret region: RAMCRYPT_SECRET_REGIONS_MAX
  *                 regions are marked already
  *   -EBADF        seal: /dev/ramcrypt is not writable by the caller

@@ -260,7 +260,7 @@ const char *ramcrypt_strerror(int err)
 	case ENOENT:
 		return RAMCRYPT_DEVICE " is missing (is the ramcrypt module loaded?)";
 	case ENOTTY:
-		return "the ramcrypt module does not support this (sealing: ABI 2, secret regions: ABI 4)";
+		return "the ramcrypt module does not support sealing (ABI < 2)";
 	default:
 		return strerror(err < 0 ? -err : err);
 	}
