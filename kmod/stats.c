@@ -89,6 +89,8 @@ int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st)
 	st->decryptions = atomic_long_read(&rc->st.decryptions);
 	st->scanner_pages = atomic_long_read(&rc->st.scanner_pages);
 	st->skipped_pinned = atomic_long_read(&rc->st.skipped_pinned);
+	st->skipped_shared = atomic_long_read(&rc->st.skipped_shared);
+	st->skipped_swapcache = atomic_long_read(&rc->st.skipped_swapcache);
 	st->degraded_events = atomic_long_read(&rc->st.degraded_events);
 	rc_mm_put(rc);
 	mmput(mm);
@@ -158,6 +160,8 @@ void rc_procs_status(struct ramcrypt_status *st)
 	st->decryptions = atomic_long_read(&rc_pages_global.decryptions);
 	st->scanner_passes = atomic_long_read(&rc_scanner_passes);
 	st->skipped_pinned = atomic_long_read(&rc_pages_global.skipped_pinned);
+	st->skipped_shared = atomic_long_read(&rc_pages_global.skipped_shared);
+	st->skipped_swapcache = atomic_long_read(&rc_pages_global.skipped_swapcache);
 	st->degraded_events = atomic_long_read(&rc_pages_global.degraded_events);
 	st->wiped_at_exit = atomic_long_read(&rc_pages_global.wiped_at_exit);
 	st->inherit_failures = atomic_long_read(&rc_inherit_failures);
@@ -173,10 +177,10 @@ void rc_procs_show(struct seq_file *m)
 	struct rc_mm *rc;
 	int bkt;
 
-	seq_puts(m, "pid window window_used secret_window secret_used faults encryptions decryptions scanner_pages skipped_pinned degraded_events\n");
+	seq_puts(m, "pid window window_used secret_window secret_used faults encryptions decryptions scanner_pages skipped_pinned skipped_shared skipped_swapcache degraded_events\n");
 	rcu_read_lock();
 	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode)
-		seq_printf(m, "%d %u %u %u %u %ld %ld %ld %ld %ld %ld\n",
+		seq_printf(m, "%d %u %u %u %u %ld %ld %ld %ld %ld %ld %ld %ld\n",
 			   pid_vnr(rc->pid), READ_ONCE(rc->win[RC_TIER_ORD].window),
 			   READ_ONCE(rc->win[RC_TIER_ORD].fifo_count),
 			   READ_ONCE(rc->win[RC_TIER_SECRET].window),
@@ -186,6 +190,8 @@ void rc_procs_show(struct seq_file *m)
 			   atomic_long_read(&rc->st.decryptions),
 			   atomic_long_read(&rc->st.scanner_pages),
 			   atomic_long_read(&rc->st.skipped_pinned),
+			   atomic_long_read(&rc->st.skipped_shared),
+			   atomic_long_read(&rc->st.skipped_swapcache),
 			   atomic_long_read(&rc->st.degraded_events));
 	rcu_read_unlock();
 	seq_printf(m, "# faults %ld scanner_passes %ld ciphertext_pages %lu device_pages %lu\n",

@@ -235,24 +235,23 @@ unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
  * not yet on the LRU, a transient reference); a page left behind here would stay
  * plaintext outside the window. So try again, backing off from 50 us to ~1 ms in
  * all (each migrate_vma_setup drains the LRU batches anew). A page that stays is
- * counted once as pinned and left to a full pass of the mm 10 ms later. One left
+ * counted once, by its cause, and left to a full pass of the mm 10 ms later. One left
  * plaintext for want of memory was counted as degraded.
  */
 static void rc_encrypt_evicted(struct rc_mm *rc, struct vm_area_struct *vma,
 			       unsigned long addr)
 {
-	unsigned long busy;
+	struct rc_left left;
 	int tries;
 
 	for (tries = 0; tries < 5; tries++) {
-		busy = 0;
-		if (rc_pages_encrypt(vma, addr, addr + PAGE_SIZE, &rc->st, &busy) ||
-		    !busy)
+		left = (struct rc_left){};
+		if (rc_pages_encrypt(vma, addr, addr + PAGE_SIZE, &rc->st, &left) ||
+		    !rc_left_total(&left))
 			return;
 		usleep_range(50 << tries, 100 << tries);
 	}
-	atomic_long_inc(&rc->st.skipped_pinned);
-	atomic_long_inc(&rc_pages_global.skipped_pinned);
+	rc_pages_count_left(&rc->st, &left);
 	rc_mm_kick(rc);
 }
 

@@ -478,6 +478,8 @@ int cmd_ps(Env &env, bool json)
 				.number("decryptions", st.decryptions)
 				.number("scanner_pages", st.scanner_pages)
 				.number("skipped_pinned", st.skipped_pinned)
+				.number("skipped_shared", st.skipped_shared)
+				.number("skipped_swapcache", st.skipped_swapcache)
 				.number("degraded_events", st.degraded_events)
 				.number("swapped_pages", st.swapped_pages)
 				.boolean("inherit_exec", inherit)
@@ -565,7 +567,9 @@ int cmd_status(Env &env, bool json)
 					.boolean("init_on_free", st.init_on_free)
 					.number("inherit_failures", st.inherit_failures);
 			if (v.abi >= 4)
-				o.number("secret_window_pages", st.secret_window_pages);
+				o.number("skipped_shared", st.skipped_shared)
+					.number("skipped_swapcache", st.skipped_swapcache)
+					.number("secret_window_pages", st.secret_window_pages);
 		}
 		o.object("sysctl", sysctl_json(sysctls))
 			.strings("protects", protects)
@@ -600,7 +604,11 @@ int cmd_status(Env &env, bool json)
 			print_field(env, "encryptions", std::to_string(st.encryptions));
 			print_field(env, "decryptions", std::to_string(st.decryptions));
 			print_field(env, "scanner passes", std::to_string(st.scanner_passes));
-			print_field(env, "pinned pages skipped", std::to_string(st.skipped_pinned));
+			print_field(env, "pages skipped",
+				    std::to_string(st.skipped_pinned) + " pinned, " +
+					    (v.abi >= 4 ? std::to_string(st.skipped_shared) + " shared, " +
+								  std::to_string(st.skipped_swapcache) + " in swap cache"
+							: std::string("causes not reported by this module")));
 			print_field(env, "degraded events", std::to_string(st.degraded_events));
 			print_field(env, "key heals", std::to_string(st.key_heals));
 			if (v.abi >= 3) {

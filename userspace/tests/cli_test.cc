@@ -596,7 +596,8 @@ TEST_F(CliTest, PsJsonHasStableKeys)
 		  "{\"pid\":1234,\"command\":\"vault\",\"window\":4,\"window_pages\":3,"
 		  "\"secret_window\":4,\"secret_window_pages\":1,\"secret_regions\":1,\"max_plain_age_ms\":1000,"
 		  "\"encrypted_pages\":120,\"faults\":5000,\"encryptions\":4000,\"decryptions\":3900,"
-		  "\"scanner_pages\":7,\"skipped_pinned\":1,\"degraded_events\":0,\"swapped_pages\":0,"
+		  "\"scanner_pages\":7,\"skipped_pinned\":1,\"skipped_shared\":0,\"skipped_swapcache\":0,"
+		  "\"degraded_events\":0,\"swapped_pages\":0,"
 		  "\"inherit_exec\":true,\"degraded\":false,\"swap\":false}\n");
 }
 
@@ -730,7 +731,8 @@ TEST_F(CliTest, StatusHealthyJson)
 		"\"healthy\":true,\"protected_procs\":1,\"encrypted_pages\":100,\"window_pages\":4,"
 		"\"encryptions\":0,\"decryptions\":0,\"scanner_passes\":0,\"skipped_pinned\":0,"
 		"\"degraded_events\":0,\"key_heals\":0,\"wiped_at_exit\":0,\"init_on_free\":false,\"inherit_failures\":0,"
-		"\"secret_window_pages\":0,\"sysctl\":{\"default_window\":4,\"max_window\":256,\"policy\":\"strict\"},"
+		"\"skipped_shared\":0,\"skipped_swapcache\":0,\"secret_window_pages\":0,"
+		"\"sysctl\":{\"default_window\":4,\"max_window\":256,\"policy\":\"strict\"},"
 		"\"protects\":[\"private anonymous memory"))
 		<< s;
 	EXPECT_NE(s.find("\"does_not_protect\":[\"root or kernel code execution"), std::string::npos);
