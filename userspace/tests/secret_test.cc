@@ -291,6 +291,7 @@ protected:
 	{
 		SecretTest::SetUp();
 		path_ = root_ + "/typed.rcs";
+		std::fflush(nullptr); // no buffered output of ours in the child
 		pid_ = forkpty(&master_, nullptr, nullptr, nullptr);
 		ASSERT_GE(pid_, 0) << std::strerror(errno);
 		if (pid_ == 0) {
@@ -349,7 +350,14 @@ protected:
 	int wait_child()
 	{
 		int status = -1;
-		EXPECT_EQ(waitpid(pid_, &status, 0), pid_);
+		pid_t got = 0;
+		for (int waited = 0; (got = waitpid(pid_, &status, WNOHANG)) == 0 && waited < 10000; waited += 50)
+			usleep(50000);
+		if (got == 0) {
+			ADD_FAILURE() << "the tool did not end within 10 s";
+			kill(pid_, SIGKILL);
+			waitpid(pid_, &status, 0);
+		}
 		pid_ = -1;
 		// What it printed last: the terminal holds it until read.
 		for (pollfd p = { master_, POLLIN, 0 }; poll(&p, 1, 200) > 0;) {
@@ -362,6 +370,10 @@ protected:
 		return status;
 	}
 
+	// The prompt; false after 10 s without it.
+	bool prompted() { return read_until(prompt).find(prompt) != std::string::npos; }
+
+	const std::string prompt = "Enter secret typed: ";
 	std::string path_;
 	pid_t pid_ = -1;
 	int master_ = -1, slave_ = -1;
@@ -370,8 +382,7 @@ protected:
 
 TEST_F(SealTtyTest, TypedSecretIsNotShown)
 {
-	ASSERT_TRUE(echo()); // a terminal as a shell leaves it
-	ASSERT_NE(read_until("Enter secret typed: ").find("Enter secret typed: "), std::string::npos) << screen_;
+	ASSERT_TRUE(prompted()) << screen_;
 	EXPECT_FALSE(echo()) << "echo is on at the prompt";
 	const std::string typed = "s3cret typed at the prompt";
 	ASSERT_EQ(write(master_, (typed + "\n").data(), typed.size() + 1), static_cast<ssize_t>(typed.size() + 1));
@@ -393,7 +404,7 @@ TEST_F(SealTtyTest, TypedSecretIsNotShown)
 
 TEST_F(SealTtyTest, EmptyLineIsRefused)
 {
-	read_until("Enter secret typed: ");
+	ASSERT_TRUE(prompted()) << screen_;
 	ASSERT_EQ(write(master_, "\n", 1), 1);
 	int status = wait_child();
 	ASSERT_TRUE(WIFEXITED(status));
@@ -406,7 +417,7 @@ TEST_F(SealTtyTest, EmptyLineIsRefused)
 // Ctrl-C at the prompt: the terminal gets its echo back, then SIGINT ends the tool.
 TEST_F(SealTtyTest, InterruptRestoresEcho)
 {
-	read_until("Enter secret typed: ");
+	ASSERT_TRUE(prompted()) << screen_;
 	ASSERT_FALSE(echo());
 	ASSERT_EQ(write(master_, "half\x03", 5), 5); // VINTR: the line discipline sends SIGINT
 	int status = wait_child();
@@ -418,7 +429,7 @@ TEST_F(SealTtyTest, InterruptRestoresEcho)
 
 TEST_F(SealTtyTest, TerminateRestoresEcho)
 {
-	read_until("Enter secret typed: ");
+	ASSERT_TRUE(prompted()) << screen_;
 	ASSERT_FALSE(echo());
 	ASSERT_EQ(kill(pid_, SIGTERM), 0);
 	int status = wait_child();
