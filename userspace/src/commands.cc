@@ -504,6 +504,10 @@ int cmd_status(Env &env, bool json)
 				o["init_on_free"] = static_cast<bool>(st.init_on_free);
 				o["inherit_failures"] = st.inherit_failures;
 			}
+			if (v.abi >= 4) {
+				o["skipped_shared"] = st.skipped_shared;
+				o["skipped_swapcache"] = st.skipped_swapcache;
+			}
 		}
 		o["sysctl"] = sysctl_json(sysctls);
 		o["protects"] = protects;
@@ -534,7 +538,11 @@ int cmd_status(Env &env, bool json)
 			print_field(env, "encryptions", std::to_string(st.encryptions));
 			print_field(env, "decryptions", std::to_string(st.decryptions));
 			print_field(env, "scanner passes", std::to_string(st.scanner_passes));
-			print_field(env, "pinned pages skipped", std::to_string(st.skipped_pinned));
+			print_field(env, "pages skipped",
+				    std::to_string(st.skipped_pinned) + " pinned, " +
+					    (v.abi >= 4 ? std::to_string(st.skipped_shared) + " shared, " +
+								  std::to_string(st.skipped_swapcache) + " in swap cache"
+							: std::string("causes not reported by this module")));
 			print_field(env, "degraded events", std::to_string(st.degraded_events));
 			print_field(env, "key heals", std::to_string(st.key_heals));
 			if (v.abi >= 3) {

@@ -553,6 +553,8 @@ std::vector<std::pair<std::string, nlohmann::ordered_json>> every_field(const ra
 		{ "decryptions", st.decryptions },
 		{ "scanner_pages", st.scanner_pages },
 		{ "skipped_pinned", st.skipped_pinned },
+		{ "skipped_shared", st.skipped_shared },
+		{ "skipped_swapcache", st.skipped_swapcache },
 		{ "degraded_events", st.degraded_events },
 		{ "swapped_pages", st.swapped_pages },
 		{ "inherit_exec", bool(st.state & RAMCRYPT_PROC_INHERIT_EXEC) },
@@ -700,6 +702,7 @@ TEST_F(CliTest, PsJsonHasEveryFieldOfTheModule)
 	st.state = RAMCRYPT_PROC_DEGRADED | RAMCRYPT_PROC_SWAP;
 	st.window = 16, st.window_pages = 17, st.encrypted_pages = 18, st.faults = 19, st.encryptions = 20;
 	st.decryptions = 21, st.scanner_pages = 22, st.skipped_pinned = 23, st.degraded_events = 24;
+	st.skipped_shared = 25, st.skipped_swapcache = 26;
 	st.swapped_pages = 18446744073709551615ULL;
 	EXPECT_EQ(run({ "ps", "-J", "--output-all" }), 0);
 	auto procs = ps_json(out_.str());
@@ -895,7 +898,7 @@ TEST_F(CliTest, StatusHealthyJson)
 		"\"healthy\":true,\"protected_procs\":1,\"encrypted_pages\":100,\"window_pages\":4,"
 		"\"encryptions\":0,\"decryptions\":0,\"scanner_passes\":0,\"skipped_pinned\":0,"
 		"\"degraded_events\":0,\"key_heals\":0,\"wiped_at_exit\":0,\"init_on_free\":false,\"inherit_failures\":0,"
-		"\"sysctl\":{\"default_window\":4,\"max_window\":256,\"policy\":\"strict\"},"
+		  "\"skipped_shared\":0,\"skipped_swapcache\":0,"		"\"sysctl\":{\"default_window\":4,\"max_window\":256,\"policy\":\"strict\"},"
 		"\"protects\":[\"private anonymous memory"))
 		<< s;
 	EXPECT_NE(s.find("\"does_not_protect\":[\"root or kernel code execution"), std::string::npos);
