@@ -36,21 +36,6 @@
 #define KSM	"/sys/kernel/mm/ksm/"
 #define THP	"/sys/kernel/mm/transparent_hugepage/"
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long read_ll(const char *path)
-{
-	char buf[64];
-
-	return read_file(path, buf, sizeof(buf)) ? -1 : atoll(buf);
-}
-
 /* A mapping aligned to a huge page, so THP can back it. */
 static uint64_t *map_aligned(size_t len)
 {
