@@ -556,9 +556,9 @@ static unsigned long rc_unshare(struct vm_area_struct *vma, unsigned long start,
 
 /*
  * Fill args->dst with ciphertext device pages for the anonymous source pages,
- * except those whose bit is set in skip (still shared with another mm) and those
- * in the swap cache (migrate_vma_pages() refuses to move a page with a mapping to
- * device memory, and the swap cache is one): both are added to *l.
+ * except those whose bit is set in skip (still shared with another mm) and, where
+ * migrate_vma_pages() would refuse them (RC_MIGRATE_FREES_SWAPCACHE), those in the
+ * swap cache: both are added to *l, no ciphertext made for nothing.
  */
 static void rc_encrypt_batch(struct migrate_vma *args, unsigned long skip,
 			     struct rc_pstats *st, struct rc_left *l)
@@ -583,7 +583,7 @@ static void rc_encrypt_batch(struct migrate_vma *args, unsigned long skip,
 			l->shared++;
 			continue;
 		}
-		if (folio_test_swapcache(page_folio(spage))) {
+		if (!RC_MIGRATE_FREES_SWAPCACHE && folio_test_swapcache(page_folio(spage))) {
 			l->swapcache++;
 			continue;
 		}
@@ -714,8 +714,14 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 			if (!args.dst[i])
 				continue;
 			if (!(args.src[i] & MIGRATE_PFN_MIGRATE)) {
-				/* Lost a race (a new pin); finalize frees dpage. */
-				l.pinned++;
+				/*
+				 * Lost a race (a new pin), or the swap slot could
+				 * not be dropped; finalize frees dpage.
+				 */
+				if (swapcache & (1UL << i))
+					l.swapcache++;
+				else
+					l.pinned++;
 				continue;
 			}
 			/*
