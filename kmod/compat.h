@@ -51,6 +51,14 @@ static inline bool rc_page_shared(struct page *page)
 #endif
 }
 
+/*
+ * Can migrate_vma move a page that is in the swap cache (read back from swap, slot
+ * kept) to device memory? 6.12's migrate_vma_pages() drops the swap slot first
+ * (folio_free_swap()); 6.1's refuses the page. Kernels between are treated as
+ * refusing: the page stays plaintext and is counted as skipped_swapcache.
+ */
+#define RC_MIGRATE_FREES_SWAPCACHE (LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0))
+
 /* Fault in one page of another mm (6.5 dropped the vmas argument). */
 static inline long rc_get_user_page_remote(struct mm_struct *mm, unsigned long addr,
 					   unsigned int gup_flags, struct page **page)

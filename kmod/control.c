@@ -389,11 +389,13 @@ static int rc_debugfs_status_show(struct seq_file *m, void *v)
 		   "cpus_with_key %llu\ndegraded %#llx\nprotected_procs %llu\n"
 		   "encrypted_pages %llu\nwindow_pages %llu\nencryptions %llu\n"
 		   "decryptions %llu\nscanner_passes %llu\nskipped_pinned %llu\n"
+		   "skipped_shared %llu\nskipped_swapcache %llu\n"
 		   "degraded_events %llu\nkey_heals %llu\ndevice_pages %lu\n",
 		   st.key_source, st.key_generation, st.cpus_online,
 		   st.cpus_with_key, st.degraded, st.protected_procs,
 		   st.encrypted_pages, st.window_pages, st.encryptions,
 		   st.decryptions, st.scanner_passes, st.skipped_pinned,
+		   st.skipped_shared, st.skipped_swapcache,
 		   st.degraded_events, st.key_heals, rc_pages_device_pages());
 	return 0;
 }

@@ -491,6 +491,7 @@ struct rc_shared {
 	unsigned long start;
 	unsigned long mask;	/* bit i: the page at start + i pages is shared */
 	unsigned long plain;	/* bit i: ... is a present plaintext page */
+	unsigned long swapcache; /* bit i: ... is in the swap cache (for the counters) */
 };
 
 static bool rc_shared_fn(enum rc_kind kind, unsigned long addr, unsigned long nr,
@@ -508,6 +509,9 @@ static bool rc_shared_fn(enum rc_kind kind, unsigned long addr, unsigned long nr
 		sh->plain |= bit;
 		if (rc_page_shared(page))
 			sh->mask |= bit;
+		/* No reference held: a snapshot, good enough to name a cause. */
+		if (folio_test_swapcache(page_folio(page)))
+			sh->swapcache |= bit;
 	}
 	return false;
 }
@@ -518,17 +522,20 @@ static bool rc_shared_fn(enum rc_kind kind, unsigned long addr, unsigned long nr
  * does), so that only this mm's mapping is encrypted and the other mm keeps its
  * plaintext page, exactly as without ramcrypt. Returns the pages that are still
  * shared (the COW break failed); those are left alone. *plain: the present
- * plaintext pages of the range. mmap_lock held for read, which also keeps this mm
+ * plaintext pages of the range, *swapcache those in the swap cache. mmap_lock held
+ * for read, which also keeps this mm
  * from forking and sharing a page again meanwhile.
  */
 static unsigned long rc_unshare(struct vm_area_struct *vma, unsigned long start,
-				unsigned long end, unsigned long *plain)
+				unsigned long end, unsigned long *plain,
+				unsigned long *swapcache)
 {
 	struct rc_shared sh = { .start = start };
 	unsigned long left = 0, i;
 
 	rc_walk(vma, start, end, rc_shared_fn, &sh);
 	*plain = sh.plain;
+	*swapcache = sh.swapcache;
 	for (i = 0; sh.mask >> i; i++) {
 		unsigned long addr = start + (i << PAGE_SHIFT);
 		struct page *page;
@@ -549,13 +556,14 @@ static unsigned long rc_unshare(struct vm_area_struct *vma, unsigned long start,
 
 /*
  * Fill args->dst with ciphertext device pages for the anonymous source pages,
- * except those whose bit is set in skip (still shared with another mm). Returns
- * the number of pages left alone because they are shared.
+ * except those whose bit is set in skip (still shared with another mm) and, where
+ * migrate_vma_pages() would refuse them (RC_MIGRATE_FREES_SWAPCACHE), those in the
+ * swap cache: both are added to *l, no ciphertext made for nothing.
  */
-static unsigned long rc_encrypt_batch(struct migrate_vma *args, unsigned long skip,
-				      struct rc_pstats *st)
+static void rc_encrypt_batch(struct migrate_vma *args, unsigned long skip,
+			     struct rc_pstats *st, struct rc_left *l)
 {
-	unsigned long i, shared = 0;
+	unsigned long i;
 
 	for (i = 0; i < args->npages; i++) {
 		unsigned long src = args->src[i];
@@ -572,7 +580,11 @@ static unsigned long rc_encrypt_batch(struct migrate_vma *args, unsigned long sk
 			continue;
 		/* Not ours alone: finalize maps it back everywhere, unchanged. */
 		if ((skip & (1UL << i)) || PageKsm(spage)) {
-			shared++;
+			l->shared++;
+			continue;
+		}
+		if (!RC_MIGRATE_FREES_SWAPCACHE && folio_test_swapcache(page_folio(spage))) {
+			l->swapcache++;
 			continue;
 		}
 
@@ -625,15 +637,25 @@ degraded:
 		atomic_long_dec(&rc_ct_pages);
 		rc_count(st, degraded_events, 1);
 	}
-	return shared;
+}
+
+void rc_pages_count_left(struct rc_pstats *st, const struct rc_left *l)
+{
+	if (l->pinned)
+		rc_count(st, skipped_pinned, l->pinned);
+	if (l->shared)
+		rc_count(st, skipped_shared, l->shared);
+	if (l->swapcache)
+		rc_count(st, skipped_swapcache, l->swapcache);
 }
 
 unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 			       unsigned long end, struct rc_pstats *st,
-			       unsigned long *busy)
+			       struct rc_left *left)
 {
 	unsigned long src[RC_BATCH], dst[RC_BATCH];
-	unsigned long addr, next, skip, plain, done = 0, left = 0;
+	unsigned long addr, next, skip, plain, swapcache, done = 0;
+	struct rc_left l = {};
 	u64 t0;
 
 	lockdep_assert_held(&vma->vm_mm->mmap_lock);	/* mmap_assert_locked() needs dump_mm, not exported */
@@ -658,7 +680,7 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 		if (addr >= end)
 			break;
 		next = min(end, addr + RC_BATCH * PAGE_SIZE);
-		skip = rc_unshare(vma, addr, next, &plain);
+		skip = rc_unshare(vma, addr, next, &plain, &swapcache);
 		args.start = addr;
 		args.end = next;
 		rc_prof_add(RC_PROF_ENC_PREP, t0);
@@ -669,14 +691,20 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 		/*
 		 * A present plaintext page that migrate_vma did not select could not
 		 * be locked, isolated or unmapped, or holds extra references (a pin
-		 * by vmsplice, O_DIRECT, io_uring, RDMA, or just a moment's lock):
+		 * by vmsplice, O_DIRECT, io_uring, RDMA, or just a moment's lock; the
+		 * swap cache's reference, after a swap-in that kept the swap slot):
 		 * 6.1 clears its entry without a word.
 		 */
-		for (i = 0; i < args.npages; i++)
-			if ((plain & (1UL << i)) && !(src[i] & MIGRATE_PFN_MIGRATE))
-				left++;
+		for (i = 0; i < args.npages; i++) {
+			if (!(plain & (1UL << i)) || (src[i] & MIGRATE_PFN_MIGRATE))
+				continue;
+			if (swapcache & (1UL << i))
+				l.swapcache++;
+			else
+				l.pinned++;
+		}
 		rc_keystore_use_begin();
-		left += rc_encrypt_batch(&args, skip, st);
+		rc_encrypt_batch(&args, skip, st, &l);
 		rc_keystore_use_end();
 		t0 = rc_prof_now();
 		migrate_vma_pages(&args);
@@ -686,8 +714,14 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 			if (!args.dst[i])
 				continue;
 			if (!(args.src[i] & MIGRATE_PFN_MIGRATE)) {
-				/* Lost a race (a new pin); finalize frees dpage. */
-				left++;
+				/*
+				 * Lost a race (a new pin), or the swap slot could
+				 * not be dropped; finalize frees dpage.
+				 */
+				if (swapcache & (1UL << i))
+					l.swapcache++;
+				else
+					l.pinned++;
 				continue;
 			}
 			/*
@@ -705,10 +739,13 @@ unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 	}
 	if (done)
 		rc_count(st, encryptions, done);
-	if (busy)
-		*busy += left;
-	else if (left)
-		rc_count(st, skipped_pinned, left);
+	if (left) {
+		left->pinned += l.pinned;
+		left->shared += l.shared;
+		left->swapcache += l.swapcache;
+	} else {
+		rc_pages_count_left(st, &l);
+	}
 	return done;
 }
 

@@ -20,6 +20,8 @@ struct rc_pstats {
 	atomic_long_t decryptions;
 	atomic_long_t scanner_pages;
 	atomic_long_t skipped_pinned;
+	atomic_long_t skipped_shared;
+	atomic_long_t skipped_swapcache;
 	atomic_long_t degraded_events;
 	atomic_long_t wiped_at_exit;
 	struct rc_user *user;	/* whose ciphertext pages these are; NULL: global */
@@ -60,12 +62,26 @@ bool rc_pages_is_huge(struct vm_area_struct *vma, unsigned long addr);
  * Encrypt the present anonymous pages of [start, end) (inside vma). The caller holds
  * mmap_read_lock(vma->vm_mm) and may sleep. st (may be NULL) gets the per-mm events,
  * rc_pages_global always. Returns the number of pages encrypted. Plaintext pages
- * that could not be moved (pinned, shared, locked for a moment) are added to *busy,
- * or, with busy NULL, counted as skipped_pinned.
+ * that could not be moved are added to *left by cause, or, with left NULL, counted
+ * in st's skipped_* counters.
  */
+struct rc_left {
+	unsigned long pinned;		/* extra references (pins, pipes, DMA) or a lock */
+	unsigned long shared;		/* another mm maps it too: the COW break failed */
+	unsigned long swapcache;	/* in the swap cache: migrate_vma refuses it */
+};
+
+static inline unsigned long rc_left_total(const struct rc_left *l)
+{
+	return l->pinned + l->shared + l->swapcache;
+}
+
+/* Add l to st's skipped_* counters (and the global ones). */
+void rc_pages_count_left(struct rc_pstats *st, const struct rc_left *l);
+
 unsigned long rc_pages_encrypt(struct vm_area_struct *vma, unsigned long start,
 			       unsigned long end, struct rc_pstats *st,
-			       unsigned long *busy);
+			       struct rc_left *left);
 /* Decrypt every ramcrypt page of [start, end) back to plaintext; same rules. */
 unsigned long rc_pages_decrypt(struct vm_area_struct *vma, unsigned long start,
 			       unsigned long end, struct rc_pstats *st);

@@ -386,24 +386,23 @@ static unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
  * not yet on the LRU, a transient reference); a page left behind here would stay
  * plaintext outside the window. So try again, backing off from 50 us to ~1 ms in
  * all (each migrate_vma_setup drains the LRU batches anew). A page that stays is
- * counted once as pinned and left to a full pass of the mm 10 ms later. One left
+ * counted once, by its cause, and left to a full pass of the mm 10 ms later. One left
  * plaintext for want of memory was counted as degraded.
  */
 static void rc_encrypt_evicted(struct rc_mm *rc, struct vm_area_struct *vma,
 			       unsigned long addr)
 {
-	unsigned long busy;
+	struct rc_left left;
 	int tries;
 
 	for (tries = 0; tries < 5; tries++) {
-		busy = 0;
-		if (rc_pages_encrypt(vma, addr, addr + PAGE_SIZE, &rc->st, &busy) ||
-		    !busy)
+		left = (struct rc_left){};
+		if (rc_pages_encrypt(vma, addr, addr + PAGE_SIZE, &rc->st, &left) ||
+		    !rc_left_total(&left))
 			return;
 		usleep_range(50 << tries, 100 << tries);
 	}
-	atomic_long_inc(&rc->st.skipped_pinned);
-	atomic_long_inc(&rc_pages_global.skipped_pinned);
+	rc_pages_count_left(&rc->st, &left);
 	rc_mm_kick(rc);
 }
 
@@ -1425,6 +1424,8 @@ int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st)
 	st->decryptions = atomic_long_read(&rc->st.decryptions);
 	st->scanner_pages = atomic_long_read(&rc->st.scanner_pages);
 	st->skipped_pinned = atomic_long_read(&rc->st.skipped_pinned);
+	st->skipped_shared = atomic_long_read(&rc->st.skipped_shared);
+	st->skipped_swapcache = atomic_long_read(&rc->st.skipped_swapcache);
 	st->degraded_events = atomic_long_read(&rc->st.degraded_events);
 	rc_mm_put(rc);
 	mmput(mm);
@@ -1490,6 +1491,8 @@ void rc_procs_status(struct ramcrypt_status *st)
 	st->decryptions = atomic_long_read(&rc_pages_global.decryptions);
 	st->scanner_passes = atomic_long_read(&rc_scanner_passes);
 	st->skipped_pinned = atomic_long_read(&rc_pages_global.skipped_pinned);
+	st->skipped_shared = atomic_long_read(&rc_pages_global.skipped_shared);
+	st->skipped_swapcache = atomic_long_read(&rc_pages_global.skipped_swapcache);
 	st->degraded_events = atomic_long_read(&rc_pages_global.degraded_events);
 	st->wiped_at_exit = atomic_long_read(&rc_pages_global.wiped_at_exit);
 	st->inherit_failures = atomic_long_read(&rc_inherit_failures);
@@ -1505,10 +1508,10 @@ void rc_procs_show(struct seq_file *m)
 	struct rc_mm *rc;
 	int bkt;
 
-	seq_puts(m, "pid window window_used faults encryptions decryptions scanner_pages skipped_pinned degraded_events\n");
+	seq_puts(m, "pid window window_used faults encryptions decryptions scanner_pages skipped_pinned skipped_shared skipped_swapcache degraded_events\n");
 	rcu_read_lock();
 	hash_for_each_rcu(rc_mm_hash, bkt, rc, hnode)
-		seq_printf(m, "%d %u %u %ld %ld %ld %ld %ld %ld\n",
+		seq_printf(m, "%d %u %u %ld %ld %ld %ld %ld %ld %ld %ld\n",
 			   pid_vnr(rc->pid), READ_ONCE(rc->window),
 			   READ_ONCE(rc->fifo_count),
 			   atomic_long_read(&rc->faults),
@@ -1516,6 +1519,8 @@ void rc_procs_show(struct seq_file *m)
 			   atomic_long_read(&rc->st.decryptions),
 			   atomic_long_read(&rc->st.scanner_pages),
 			   atomic_long_read(&rc->st.skipped_pinned),
+			   atomic_long_read(&rc->st.skipped_shared),
+			   atomic_long_read(&rc->st.skipped_swapcache),
 			   atomic_long_read(&rc->st.degraded_events));
 	rcu_read_unlock();
 	seq_printf(m, "# faults %ld scanner_passes %ld ciphertext_pages %lu device_pages %lu\n",

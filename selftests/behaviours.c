@@ -50,46 +50,12 @@
 #define SETTLE_MS	10000		/* mm teardown, SRCU grace period */
 #define REFCNT		"/sys/module/ramcrypt/refcnt"
 
-/* The 6.1 harness runs the body after a SKIP in the setup; 6.12's does not. */
-#ifdef KSELFTEST_PRIO_TEST
-#define SETUP_SKIPPED()	do { } while (0)
-#else
-#define SETUP_SKIPPED()	do { if (_metadata->skip) return; } while (0)
-#endif
-
-/* Untouched anonymous memory, no THP: these tests count 4 KiB pages. */
-static uint64_t *map_pages(size_t npages)
-{
-	void *p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	madvise(p, npages * PAGE, MADV_NOHUGEPAGE);
-	return p;
-}
-
 /* Memory shared between the test and its children: never encrypted (VM_SHARED). */
 static void *map_shared(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
-}
-
-static long now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000L + t.tv_nsec / 1000000;
-}
-
-static long long read_ll(const char *path)
-{
-	char buf[64];
-
-	return read_file(path, buf, sizeof(buf)) ? -1 : atoll(buf);
 }
 
 static int sysctl_set(const char *name, const char *val)
@@ -326,7 +292,7 @@ TEST_F_TIMEOUT(behaviours, many_processes_fault_at_once, 300)
 		pid[i] = fork();
 		ASSERT_LE(0, pid[i]);
 		if (pid[i] == 0) {
-			uint64_t *buf = map_pages(MP_PAGES);
+			uint64_t *buf = map_small_pages(MP_PAGES);
 			long bad = 0;
 			int r;
 
@@ -439,7 +405,7 @@ TEST_F_TIMEOUT(behaviours, fork_storm, 300)
 	pid = fork_kid(self);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		uint64_t *buf = map_pages(FS_PAGES);
+		uint64_t *buf = map_small_pages(FS_PAGES);
 		pid_t kids[FS_KIDS];
 		int i, bad = 0;
 
@@ -605,14 +571,14 @@ static void ovf_start(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(behaviours) *self, struct ovf *o,
 		      struct ramcrypt_proc_stats *st0, struct ramcrypt_proc_stats *st)
 {
-	uint64_t *src = map_pages(NT_PAGES);
+	uint64_t *src = map_small_pages(NT_PAGES);
 	long start;
 	int i, q;
 
 	ASSERT_NE(NULL, src);
 	o->sh = map_shared(sizeof(*o->sh));
 	ASSERT_NE(NULL, o->sh);
-	o->buf = map_pages(NT * (NT_PAGES + 1));
+	o->buf = map_small_pages(NT * (NT_PAGES + 1));
 	ASSERT_NE(NULL, o->buf);
 	for (i = 0; i < NT; i++)
 		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, o->sv[i]));
@@ -727,7 +693,7 @@ TEST_F_TIMEOUT(behaviours, one_syscall_overflows_the_list, 120)
 	pid = fork_kid(self);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		uint64_t *buf = map_pages(RD_PAGES);
+		uint64_t *buf = map_small_pages(RD_PAGES);
 		struct ramcrypt_proc_stats st;
 		size_t got = 0;
 		ssize_t n;
@@ -749,7 +715,7 @@ TEST_F_TIMEOUT(behaviours, one_syscall_overflows_the_list, 120)
 		_exit(check(buf, RD_PAGES, 77) ? 5 : 0);
 	}
 	{
-		uint64_t *src = map_pages(RD_PAGES);
+		uint64_t *src = map_small_pages(RD_PAGES);
 
 		ASSERT_NE(NULL, src);
 		fill(src, RD_PAGES, 77);
@@ -813,7 +779,7 @@ static pid_t churn_start(FIXTURE_DATA(behaviours) *self, struct churn_shared *sh
 		if (protect(self->fd, 0, 0, CH_WINDOW) || write(ready[1], "r", 1) != 1)
 			_exit(1);
 		for (i = 0; i < CH_THREADS; i++) {
-			args[i] = (struct churn_arg){ sh, map_pages(CH_PAGES), i };
+			args[i] = (struct churn_arg){ sh, map_small_pages(CH_PAGES), i };
 			if (!args[i].buf || pthread_create(&t, NULL, churn_thread, &args[i]))
 				_exit(2);
 		}
@@ -1036,7 +1002,7 @@ TEST_F_TIMEOUT(behaviours, max_window_lowered_under_process, 300)
 {
 	struct ramcrypt_window w = { .pid = 0 };
 	struct ramcrypt_proc_stats st;
-	uint64_t *buf = map_pages(MW_PAGES);
+	uint64_t *buf = map_small_pages(MW_PAGES);
 	int go[2], rep[2], status;
 	char c;
 	pid_t kid, other;
@@ -1164,8 +1130,8 @@ static int mprotect_seq(struct __test_metadata *_metadata, int fd, bool prot, ui
 {
 	struct ramcrypt_proc_stats st, st0;
 	struct ramcrypt_status gs0, gs;
-	uint64_t *buf = map_pages(VM_PAGES);
-	uint64_t *copy = map_pages(VM_PAGES);
+	uint64_t *buf = map_small_pages(VM_PAGES);
+	uint64_t *copy = map_small_pages(VM_PAGES);
 	int seen = 0, mem;
 	size_t p;
 
@@ -1276,7 +1242,7 @@ static int mremap_seq(struct __test_metadata *_metadata, int fd, bool prot, uint
 {
 	struct ramcrypt_proc_stats st;
 	struct ramcrypt_status gs0, gs1;
-	uint64_t *buf = map_pages(VM_PAGES), *moved;
+	uint64_t *buf = map_small_pages(VM_PAGES), *moved;
 	int seen = 0;
 	size_t i;
 
@@ -1376,7 +1342,7 @@ TEST_F_TIMEOUT(behaviours, clone_vm_not_thread, 300)
 {
 	const uint64_t win = 2 * W;
 	struct ramcrypt_proc_stats st, stc;
-	uint64_t *mine = map_pages(CV_PAGES), *stack = map_pages(CV_STACK / PAGE);
+	uint64_t *mine = map_small_pages(CV_PAGES), *stack = map_small_pages(CV_STACK / PAGE);
 	struct ramcrypt_list l;
 	uint64_t pids[64];
 	struct cv_arg a;
@@ -1391,7 +1357,7 @@ TEST_F_TIMEOUT(behaviours, clone_vm_not_thread, 300)
 	ASSERT_EQ(0, pipe(quiet));
 	ASSERT_EQ(0, sysctl_set("scan_interval_ms", SCAN_OFF));
 	ASSERT_EQ(0, protect(self->fd, 0, 0, win));
-	a = (struct cv_arg){ map_pages(CV_PAGES), quiet[0], 0, 0 };
+	a = (struct cv_arg){ map_small_pages(CV_PAGES), quiet[0], 0, 0 };
 	ASSERT_NE(NULL, a.buf);
 
 	pid = clone(cv_child, (char *)stack + CV_STACK, CLONE_VM | SIGCHLD, &a);

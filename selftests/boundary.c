@@ -8,7 +8,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <linux/kvm.h>
+#include <linux/perf_event.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -19,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -496,6 +499,196 @@ TEST(perf_paranoid_marks_status)
 	write_file(knob, orig);
 	EXPECT_EQ(0, high & RAMCRYPT_DEGRADED_PERF);
 	EXPECT_EQ(RAMCRYPT_DEGRADED_PERF, low & RAMCRYPT_DEGRADED_PERF);
+}
+
+/*
+ * The fault probe in NMI context. perf and BPF read user memory from NMIs
+ * (copy_from_user_nmi(), bpf_probe_read_user()) with page faults disabled. A read
+ * of an encrypted page then faults and the fault is refused; the probe must do
+ * nothing there: no allocation, spinlock or task work in an NMI, and no window slot
+ * for a page that never becomes present. The NMIs come from sysrq-l (a backtrace
+ * NMI to the other CPU); a BPF program on show_regs(), which the backtrace calls in
+ * NMI context, reads two pages of a protected process spinning on CPU 1: an
+ * encrypted one, which must not be readable, and its control in the same NMI, one
+ * in the window, which must read back its pattern. The process takes no fault of
+ * its own meanwhile, so its fault count must not move.
+ */
+#define NMI_PAGES	8
+
+enum { NMI_HITS, NMI_ENC_READ, NMI_WIN_READ, NMI_WIN_WORD, NMI_SLOTS };
+
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+#define LD_IMM64(d, s, v)	INSN(BPF_LD | BPF_DW | BPF_IMM, d, s, 0, (__u32)(v)), \
+				INSN(0, 0, 0, 0, (__u32)((__u64)(v) >> 32))
+#define MOV_IMM(d, i)		INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define MOV_REG(d, s)		INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+#define ADD_IMM(d, i)		INSN(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
+#define CALL(f)			INSN(BPF_JMP | BPF_CALL, 0, 0, 0, f)
+#define XADD(d, s, o)		INSN(BPF_STX | BPF_DW | BPF_ATOMIC, d, s, o, BPF_ADD)
+
+static int bpf(int cmd, union bpf_attr *attr)
+{
+	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+/*
+ * if (tgid == pid) { slot[HITS]++; if (!read(enc)) slot[ENC_READ]++;
+ *                    if (!read(win)) { slot[WIN_READ]++; slot[WIN_WORD] = word; } }
+ * The map is one array element of NMI_SLOTS u64s.
+ */
+static int nmi_reader_prog(int map, pid_t pid, uint64_t enc, uint64_t win)
+{
+	struct bpf_insn insns[] = {
+		CALL(BPF_FUNC_get_current_pid_tgid),
+		INSN(BPF_ALU64 | BPF_RSH | BPF_K, 0, 0, 0, 32),
+		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 30, pid),		/* -> exit */
+		INSN(BPF_ST | BPF_W | BPF_MEM, 10, 0, -4, 0),		/* key = 0 */
+		LD_IMM64(1, BPF_PSEUDO_MAP_FD, map),
+		MOV_REG(2, 10), ADD_IMM(2, -4),
+		CALL(BPF_FUNC_map_lookup_elem),
+		INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 23, 0),		/* -> exit */
+		MOV_REG(6, 0),
+		MOV_IMM(1, 1), XADD(6, 1, 8 * NMI_HITS),
+		MOV_REG(1, 10), ADD_IMM(1, -16), MOV_IMM(2, 8), LD_IMM64(3, 0, enc),
+		CALL(BPF_FUNC_probe_read_user),
+		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 2, 0),
+		MOV_IMM(1, 1), XADD(6, 1, 8 * NMI_ENC_READ),
+		MOV_REG(1, 10), ADD_IMM(1, -16), MOV_IMM(2, 8), LD_IMM64(3, 0, win),
+		CALL(BPF_FUNC_probe_read_user),
+		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 4, 0),
+		MOV_IMM(1, 1), XADD(6, 1, 8 * NMI_WIN_READ),
+		INSN(BPF_LDX | BPF_DW | BPF_MEM, 1, 10, -16, 0),
+		INSN(BPF_STX | BPF_DW | BPF_MEM, 6, 1, 8 * NMI_WIN_WORD, 0),
+		MOV_IMM(0, 0),
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+	};
+	static char log[16384];
+	union bpf_attr a = {
+		.prog_type = BPF_PROG_TYPE_KPROBE,
+		.insns = (uintptr_t)insns,
+		.insn_cnt = sizeof(insns) / sizeof(insns[0]),
+		.license = (uintptr_t)"GPL",
+		.log_buf = (uintptr_t)log,
+		.log_size = sizeof(log),
+		.log_level = 1,
+	};
+	int fd = bpf(BPF_PROG_LOAD, &a);
+
+	if (fd < 0)
+		fprintf(stderr, "# BPF_PROG_LOAD: %s\n%s", strerror(errno), log);
+	return fd;
+}
+
+/* A kprobe on fn, on one CPU, running prog: the perf event's fd. */
+static int kprobe_on(const char *fn, int cpu, int prog)
+{
+	struct perf_event_attr attr = { .size = sizeof(attr), .sample_period = 1, .wakeup_events = 1 };
+	char type[16];
+	int fd;
+
+	if (read_file("/sys/bus/event_source/devices/kprobe/type", type, sizeof(type)))
+		return -1;
+	attr.type = atoi(type);
+	attr.config1 = (uintptr_t)fn;	/* kprobe_func */
+	fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog) || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+TEST(nmi_user_read_takes_no_window_slot)
+{
+	const char *agef = "/proc/sys/ramcrypt/max_plain_age_ms";
+	uint64_t seed = 0x4e4d49, slots[NMI_SLOTS] = {}, key0 = 0;
+	int fd = rc_fd(), map, prog, ev, ready[2], status, i;
+	struct ramcrypt_proc_stats st0, st1;
+	char age0[32], printk0[64], quiet[64], c;
+	int con, def, min, defcon;
+	union bpf_attr a = {};
+	uint64_t *buf;
+	cpu_set_t cpu;
+	pid_t pid;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(2, sysconf(_SC_NPROCESSORS_ONLN)) TH_LOG("needs a second CPU to take the NMIs");
+	/* Its window pages must stay in the window: no idle expiry while it spins. */
+	ASSERT_EQ(0, read_file(agef, age0, sizeof(age0)));
+	ASSERT_EQ(0, write_file(agef, "0"));
+	buf = mmap(NULL, NMI_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		CPU_ZERO(&cpu);
+		CPU_SET(1, &cpu);
+		if (sched_setaffinity(0, sizeof(cpu), &cpu))
+			_exit(1);
+		fill(buf, NMI_PAGES, seed);
+		if (protect(fd, 0, 0, 16))
+			_exit(2);
+		/* Page 1 back into the window; page 0 stays ciphertext. */
+		if (buf[PAGE / 8] != pattern(seed, 1, 0) || write(ready[1], "r", 1) != 1)
+			_exit(3);
+		for (;;)	/* registers only: no fault of its own from here */
+			__asm__ volatile("pause");
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu), &cpu));
+
+	a.map_type = BPF_MAP_TYPE_ARRAY;
+	a.key_size = 4;
+	a.value_size = sizeof(slots);
+	a.max_entries = 1;
+	map = bpf(BPF_MAP_CREATE, &a);
+	ASSERT_LE(0, map) TH_LOG("BPF_MAP_CREATE: %s", strerror(errno));
+	prog = nmi_reader_prog(map, pid, (uintptr_t)buf, (uintptr_t)buf + PAGE);
+	ASSERT_LE(0, prog);
+	ev = kprobe_on("show_regs", 1, prog);
+	ASSERT_LE(0, ev) TH_LOG("kprobe on show_regs: %s", strerror(errno));
+
+	/* The backtraces go to the log, not the console (see the register-dump test). */
+	ASSERT_EQ(0, read_file("/proc/sys/kernel/printk", printk0, sizeof(printk0)));
+	ASSERT_EQ(4, sscanf(printk0, "%d %d %d %d", &con, &def, &min, &defcon));
+	snprintf(quiet, sizeof(quiet), "%d %d %d %d", con, con, min, defcon);
+	ASSERT_EQ(0, write_file("/proc/sys/kernel/printk", quiet));
+	usleep(100 * 1000);	/* the child's own last fault work has run */
+	ASSERT_EQ(0, proc_stats(fd, pid, &st0));
+	for (i = 0; i < 100 && slots[NMI_HITS] < 20; i++) {
+		ASSERT_EQ(0, write_file("/proc/sysrq-trigger", "l"));
+		usleep(100 * 1000);
+		a = (union bpf_attr){ .map_fd = map, .key = (uintptr_t)&key0, .value = (uintptr_t)slots };
+		ASSERT_EQ(0, bpf(BPF_MAP_LOOKUP_ELEM, &a));
+	}
+	usleep(200 * 1000);	/* a queued fault work would have run by now */
+	ASSERT_EQ(0, proc_stats(fd, pid, &st1));
+	write_file("/proc/sys/kernel/printk", printk0);
+	close(ev);
+	close(prog);
+	close(map);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	write_file(agef, age0);
+	close(fd);
+	TH_LOG("%d sysrq-l: %llu NMI reads in the process; encrypted page read %llu times, "
+	       "window page %llu times (word %s); faults %llu -> %llu, window %llu -> %llu pages",
+	       i, (unsigned long long)slots[NMI_HITS], (unsigned long long)slots[NMI_ENC_READ],
+	       (unsigned long long)slots[NMI_WIN_READ],
+	       slots[NMI_WIN_WORD] == pattern(seed, 1, 0) ? "right" : "wrong",
+	       (unsigned long long)st0.faults, (unsigned long long)st1.faults,
+	       (unsigned long long)st0.window_pages, (unsigned long long)st1.window_pages);
+	ASSERT_LE(1, slots[NMI_HITS]) TH_LOG("no NMI ran in the process: nothing was tested");
+	EXPECT_EQ(0, slots[NMI_ENC_READ]);
+	EXPECT_EQ(slots[NMI_HITS], slots[NMI_WIN_READ]);
+	EXPECT_EQ(pattern(seed, 1, 0), slots[NMI_WIN_WORD]);
+	EXPECT_EQ(st0.faults, st1.faults);
+	EXPECT_EQ(st0.window_pages, st1.window_pages);
 }
 
 TEST_HARNESS_MAIN

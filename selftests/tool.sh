@@ -123,6 +123,12 @@ json_lines() {
 	END { exit bad || NR == 0 }' "$1"
 }
 
+# FILE is one JSON object over any number of lines (ps -J). JSON strings hold no
+# raw newline, so the lines joined are one object on one line.
+json_doc() {
+	tr -d '\n' <"$1" >"$1.joined" && echo >>"$1.joined" && json_lines "$1.joined"
+}
+
 # --- version and status ---------------------------------------------------------
 
 test_version() {
@@ -256,7 +262,7 @@ test_run_protects() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	rc_run ps --json
+	rc_run ps -J -o PID,COMMAND,INHERIT_EXEC
 	kill "$bg" 2>/dev/null
 	wait "$bg" 2>/dev/null
 	bg=
@@ -269,22 +275,22 @@ test_run_protects() {
 	if [ -z "$pid" ]; then
 		problem="the command did not start: $(cat "$tmp/run.err")"
 	elif ! out_has "^\\{\"pid\":$pid,"; then
-		problem="pid $pid not listed by ps --json"
-	elif ! out_has "^\\{\"pid\":$pid,\"command\":\"sleep\",.*\"inherit_exec\":true"; then
+		problem="pid $pid not listed by ps -J"
+	elif ! out_has "^\\{\"pid\":$pid,\"command\":\"sleep\",\"inherit_exec\":true\\}"; then
 		problem="pid $pid listed, but not as command sleep with inherit_exec"
 	fi
 	check "$name" "$problem"
 }
 
 test_protected_tool_output() {
-	name="a protected process computes correctly (ramcrypt ps --json under run)"
+	name="a protected process computes correctly (ramcrypt ps -J under run)"
 	# Every store to an encrypted page faults, and CLI11 sets the --json flag with a
 	# setg to memory. QEMU 7.2's TCG stored wrong SETcc results after such a fault
 	# (selftests/emulator/setcc-fault.c); the harness needs QEMU 10, which does not.
 	bad=0
 	for i in 1 2 3 4 5; do
-		rc_run run -- ramcrypt ps --json
-		json_lines "$tmp/out" || bad=$((bad + 1))
+		rc_run run -- ramcrypt ps -J
+		json_doc "$tmp/out" || bad=$((bad + 1))
 	done
 	check "$name" "$([ $bad -eq 0 ] || echo "$bad of 5 runs printed no JSON")"
 }
@@ -345,25 +351,45 @@ test_protect() {
 	check "$name" "$problem"
 }
 
-# ps_lists PID: the last ps --json lists PID.
+# ps_lists PID: the last ps -J lists PID.
 ps_lists() { out_has "^\\{\"pid\":$1,"; }
 
 test_ps() {
 	name="ps lists the protected process"
 	[ -z "$lifecycle" ] || { skip "$name" "$lifecycle"; return; }
-	rc_run ps --json
+	rc_run ps -J
 	if unsupported; then
 		skip "$name" "ps is not supported by this module version"
 		return
 	fi
 	problem=
 	[ "$rc" -eq 0 ] || problem="want exit status 0"
-	json_lines "$tmp/out" || problem="not one JSON object per line"
+	json_doc "$tmp/out" || problem="not one JSON object"
+	out_has '^\{"processes":\[$' || problem="not {\"processes\":[...]}"
 	ps_lists "$victim" || problem="pid $victim not listed"
 	if [ -z "$problem" ]; then
 		rc_run ps
-		out_has '^ *PID +WINDOW +PLAIN +ENCRYPTED +FAULTS ' || problem="no table header"
+		out_has '^ *PID +WINDOW +WINDOW_PAGES +ENCRYPTED_PAGES +FAULTS ' || problem="no table header"
 		out_has "^ *$victim +[0-9]+ " || problem="pid $victim not in the table"
+	fi
+	check "$name" "$problem"
+}
+
+# The victim is sh; its window is the module's default, at least RAMCRYPT_MIN_WINDOW.
+test_ps_columns() {
+	name="ps -o, -n, -r and an unknown column"
+	[ -z "$lifecycle" ] || { skip "$name" "$lifecycle"; return; }
+	rc_run ps -n -r -o COMMAND,pid,WINDOW
+	problem=
+	[ "$rc" -eq 0 ] || problem="want exit status 0"
+	out_has "^sh $victim [0-9]+\$" || problem="no line 'sh $victim WINDOW'"
+	out_has '[A-Z]' && problem="a header line with -n"
+	if [ -z "$problem" ]; then
+		rc_run ps -o NO_SUCH_COLUMN
+		[ "$rc" -eq 1 ] || problem="unknown column: want exit status 1"
+		[ ! -s "$tmp/out" ] || problem="unknown column: want no output"
+		[ "$(cat "$tmp/err")" = "ramcrypt: unknown column 'NO_SUCH_COLUMN'
+Try 'ramcrypt ps --help' for more information." ] || problem="unknown column: wrong message"
 	fi
 	check "$name" "$problem"
 }
@@ -379,8 +405,8 @@ test_set_window() {
 	problem=
 	[ "$rc" -eq 0 ] || problem="want exit status 0"
 	if [ -z "$problem" ]; then
-		rc_run ps --json
-		unsupported || out_has "^\\{\"pid\":$victim,.*\"window\":8," || problem="ps does not show window 8"
+		rc_run ps -J
+		unsupported || out_has "^\\{\"pid\":$victim,\"window\":8," || problem="ps does not show window 8"
 	fi
 	check "$name" "$problem"
 }
@@ -397,7 +423,7 @@ test_unprotect() {
 	problem=
 	[ "$rc" -eq 0 ] || problem="want exit status 0"
 	if [ -z "$problem" ]; then
-		rc_run ps --json
+		rc_run ps -J
 		unsupported || ! ps_lists "$victim" || problem="pid $victim still listed"
 	fi
 	check "$name" "$problem"
@@ -445,7 +471,7 @@ test_unprivileged() {
 	if [ -z "$problem" ]; then
 		# Read access only: reporting works, changing is refused at open.
 		chmod 0644 /dev/ramcrypt
-		as_nobody ps --json
+		as_nobody ps -J
 		[ "$rc" -eq 0 ] || problem="ps with read access: exit status $rc"
 		if [ -z "$problem" ]; then
 			as_nobody unprotect "$target"
@@ -455,7 +481,7 @@ test_unprivileged() {
 	fi
 	chmod "$dev_mode" /dev/ramcrypt && dev_mode=
 	rc_keep=$rc
-	ramcrypt ps --json >"$tmp/ps" 2>&1
+	ramcrypt ps -J >"$tmp/ps" 2>&1
 	grep -q "^{\"pid\":$target," "$tmp/ps" && problem="pid $target is protected"
 	kill "$target"
 	wait "$target" 2>/dev/null
@@ -500,7 +526,7 @@ test_selftest() {
 tests="test_version test_version_json test_status_json test_status_text test_unknown_command
 	test_small_window test_run_not_found test_run_not_executable test_run_status
 	test_run_protects test_protected_tool_output test_protect_missing test_protect test_ps
-	test_set_window test_unprotect test_data_intact test_unprivileged test_key_status
+	test_ps_columns test_set_window test_unprotect test_data_intact test_unprivileged test_key_status
 	test_selftest"
 
 echo "TAP version 13"

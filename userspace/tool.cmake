@@ -4,6 +4,10 @@ find_package(CLI11 2.1 CONFIG REQUIRED)
 find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
 # doctor reads /proc/config.gz.
 find_package(ZLIB REQUIRED)
+# ps: tables as util-linux prints them; JSON for every --json.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SMARTCOLS REQUIRED IMPORTED_TARGET smartcols)
+find_package(nlohmann_json 3.9 CONFIG REQUIRED)
 
 # The tool and the module share one version number, kept in kmod/ramcrypt.h.
 file(STRINGS ${RAMCRYPT_TOP}/kmod/ramcrypt.h _rc_version REGEX "^#define RAMCRYPT_VERSION_")
@@ -16,7 +20,8 @@ endforeach()
 set(RAMCRYPT_TOOL_VERSION "${_rc_MAJOR}.${_rc_MINOR}.${_rc_PATCH}")
 set(_rc_dir ${CMAKE_CURRENT_LIST_DIR})
 
-# The busybox test guest has no shared libraries: it needs a static binary.
+# A static tool, for systems without its shared libraries (scripts/guest-run copies
+# the shared ones into the test guest).
 option(RAMCRYPT_STATIC_TOOL "Link the ramcrypt tool statically" OFF)
 
 # Everything but main(), so the host tests drive the same code.
@@ -26,16 +31,22 @@ add_library(ramcrypt_tool STATIC
 	${_rc_dir}/src/device.cc
 	${_rc_dir}/src/doctor.cc
 	${_rc_dir}/src/key.cc
-	${_rc_dir}/src/output.cc)
+	${_rc_dir}/src/output.cc
+	${_rc_dir}/src/ps.cc)
 target_include_directories(ramcrypt_tool PUBLIC ${_rc_dir}/src)
 target_include_directories(ramcrypt_tool BEFORE PUBLIC ${RAMCRYPT_UAPI})
 target_compile_definitions(ramcrypt_tool PRIVATE RAMCRYPT_TOOL_VERSION="${RAMCRYPT_TOOL_VERSION}")
 if(RAMCRYPT_STATIC_TOOL)
 	find_library(RAMCRYPT_LIBCRYPTO_STATIC libcrypto.a REQUIRED)
 	find_library(RAMCRYPT_LIBZ_STATIC libz.a REQUIRED)
-	target_link_libraries(ramcrypt_tool PUBLIC CLI11::CLI11 ${RAMCRYPT_LIBCRYPTO_STATIC} ${RAMCRYPT_LIBZ_STATIC})
+	# Debian ships no libsmartcols.a: a static tool needs util-linux built from source.
+	find_library(RAMCRYPT_LIBSMARTCOLS_STATIC libsmartcols.a REQUIRED)
+	target_include_directories(ramcrypt_tool PUBLIC ${SMARTCOLS_INCLUDE_DIRS})
+	target_link_libraries(ramcrypt_tool PUBLIC CLI11::CLI11 nlohmann_json::nlohmann_json ${RAMCRYPT_LIBCRYPTO_STATIC}
+		${RAMCRYPT_LIBZ_STATIC} ${RAMCRYPT_LIBSMARTCOLS_STATIC})
 else()
-	target_link_libraries(ramcrypt_tool PUBLIC CLI11::CLI11 OpenSSL::Crypto ZLIB::ZLIB)
+	target_link_libraries(ramcrypt_tool PUBLIC CLI11::CLI11 nlohmann_json::nlohmann_json OpenSSL::Crypto ZLIB::ZLIB
+		PkgConfig::SMARTCOLS)
 endif()
 
 add_executable(ramcrypt ${_rc_dir}/src/main.cc)

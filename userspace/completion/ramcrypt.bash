@@ -10,7 +10,7 @@ _ramcrypt_pids()
 _ramcrypt_protected_pids()
 {
 	local pids
-	pids=$(ramcrypt ps --json 2>/dev/null | sed -n 's/^{"pid":\([0-9]*\),.*/\1/p')
+	pids=$(ramcrypt ps -n -o PID 2>/dev/null)
 	if [[ -n $pids ]]; then
 		COMPREPLY=($(compgen -W "$pids" -- "$cur"))
 	else
@@ -85,7 +85,21 @@ _ramcrypt()
 		3) [[ ${words[2]} == window ]] && _ramcrypt_protected_pids ;;
 		esac
 		;;
-	ps | status | version)
+	ps)
+		case $prev in
+		-o | --output)
+			# Column names from --help, after the ones LIST already has.
+			local cols prefix=${cur%"${cur##*[+,]}"}
+			cols=$(ramcrypt ps --help 2>/dev/null | sed -n 's/^  [* ]\([A-Z_]*\)  .*/\1/p')
+			COMPREPLY=($(compgen -P "$prefix" -W "$cols" -- "${cur##*[+,]}"))
+			compopt -o nospace
+			return
+			;;
+		esac
+		COMPREPLY=($(compgen -W "-o --output --output-all -n --noheadings -r --raw -J --json
+			--help" -- "$cur"))
+		;;
+	status | version)
 		COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
 		;;
 	selftest)

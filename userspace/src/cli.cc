@@ -90,6 +90,9 @@ private:
 	bool inherit_exec_ = false;
 	std::string set_pid_, set_window_value_;
 	bool json_ = false;
+	std::vector<std::string> ps_output_;
+	bool ps_output_all_ = false;
+	PsOptions ps_opts_;
 	KeyLoadOptions key_opts_;
 	std::string iterations_;
 	std::vector<std::string> run_secrets_;
@@ -152,8 +155,19 @@ void Cli::build()
 	set_window_->add_option("PID", set_pid_, "Protected process")->type_name("");
 	set_window_->add_option("N", set_window_value_, "Window in pages")->type_name("");
 
-	ps_ = command(&app_, "ps", "List protected processes", "ps [--json]");
-	ps_->add_flag("--json", json_, "One JSON object per process and line");
+	ps_ = command(&app_, "ps", "List protected processes",
+		      "ps [-o [+]LIST | --output-all] [-n] [-r | -J]");
+	// One LIST per -o, which may be repeated; a vector option would take more words.
+	auto *output = ps_->add_option("-o,--output", ps_output_,
+				       "Columns to show, comma-separated; +LIST: the defaults and LIST")
+			       ->type_name("LIST")
+			       ->allow_extra_args(false);
+	ps_->add_flag("--output-all", ps_output_all_, "Show every column")->excludes(output);
+	ps_->add_flag("-n,--noheadings", ps_opts_.noheadings, "No header line");
+	auto *raw = ps_->add_flag("-r,--raw", ps_opts_.raw, "Raw output: not aligned, spaces in values as \\x20");
+	ps_->add_flag("-J,--json", ps_opts_.json, "One JSON object {\"processes\":[...]}, with the same columns")
+		->excludes(raw);
+	ps_->footer(ps_columns_help());
 
 	status_ = command(&app_, "status", "Show module, key and protection state; fails unless healthy",
 			  "status [--json]");
@@ -326,8 +340,11 @@ int Cli::dispatch()
 			return usage_error(error);
 		return cmd_set_window(env_, pids.front(), window);
 	}
-	if (ps_->parsed())
-		return cmd_ps(env_, json_);
+	if (ps_->parsed()) {
+		if (error = ps_columns(ps_output_, ps_output_all_, ps_opts_.columns); !error.empty())
+			return usage_error(error);
+		return cmd_ps(env_, ps_opts_);
+	}
 	if (status_->parsed())
 		return cmd_status(env_, json_);
 	if (key_status_->parsed())

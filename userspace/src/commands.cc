@@ -233,16 +233,16 @@ bool is_number(const std::string &s, std::uint64_t &value)
 	return !s.empty() && ec == std::errc() && end == s.data() + s.size();
 }
 
-JsonObject sysctl_json(const std::vector<std::pair<std::string, std::string>> &sysctls)
+Json sysctl_json(const std::vector<std::pair<std::string, std::string>> &sysctls)
 {
-	JsonObject o;
+	Json o = Json::object();
 
 	for (const auto &[name, value] : sysctls) {
 		std::uint64_t n;
 		if (is_number(value, n))
-			o.number(name, n);
+			o[name] = n;
 		else
-			o.string(name, value);
+			o[name] = value;
 	}
 	return o;
 }
@@ -415,7 +415,7 @@ int cmd_set_window(Env &env, pid_t pid, std::uint64_t window)
 	return 0;
 }
 
-int cmd_ps(Env &env, bool json)
+int cmd_ps(Env &env, const PsOptions &opt)
 {
 	auto dev = open_or_report(env, Access::read);
 	if (!dev)
@@ -428,16 +428,12 @@ int cmd_ps(Env &env, bool json)
 	}
 	std::sort(pids.begin(), pids.end());
 
-	Table table({ { "PID", true }, { "WINDOW", true }, { "PLAIN", true },
-		      { "ENCRYPTED", true }, { "FAULTS", true }, { "ENCRYPTIONS", true },
-		      { "DECRYPTIONS", true }, { "SCANNED", true }, { "PINNED", true },
-		      { "NOMEM", true }, { "SWAPPED", true }, { "FLAGS", false },
-		      { "COMMAND", false } });
+	std::vector<PsRow> rows;
 	int status = 0;
 	for (__u64 pid : pids) {
-		ramcrypt_proc_stats st = {};
-		st.pid = pid;
-		if (int e = dev->proc_stats(st)) {
+		PsRow row = {};
+		row.stats.pid = pid;
+		if (int e = dev->proc_stats(row.stats)) {
 			if (e == ESRCH)
 				continue; // exited since LIST
 			report(env, "ps " + std::to_string(pid), e);
@@ -446,47 +442,11 @@ int cmd_ps(Env &env, bool json)
 		}
 		bool ok;
 		std::string comm = read_line_file(env.procfs + "/" + std::to_string(pid) + "/comm", ok);
-		bool inherit = st.state & RAMCRYPT_PROC_INHERIT_EXEC;
-		bool degraded = st.state & RAMCRYPT_PROC_DEGRADED;
-		bool swap = st.state & RAMCRYPT_PROC_SWAP;
-
-		if (json) {
-			JsonObject o;
-			o.number("pid", pid)
-				.string("command", comm)
-				.number("window", st.window)
-				.number("window_pages", st.window_pages)
-				.number("encrypted_pages", st.encrypted_pages)
-				.number("faults", st.faults)
-				.number("encryptions", st.encryptions)
-				.number("decryptions", st.decryptions)
-				.number("scanner_pages", st.scanner_pages)
-				.number("skipped_pinned", st.skipped_pinned)
-				.number("degraded_events", st.degraded_events)
-				.number("swapped_pages", st.swapped_pages)
-				.boolean("inherit_exec", inherit)
-				.boolean("degraded", degraded)
-				.boolean("swap", swap);
-			env.out << o.str() << '\n';
-			continue;
-		}
-		std::string flags = inherit ? "inherit-exec" : "";
-		if (degraded)
-			flags += flags.empty() ? "degraded" : ",degraded";
-		if (swap)
-			flags += flags.empty() ? "swap" : ",swap";
-		// Measured plaintext beyond the window: pinned pages, or pages the cap held back.
-		if (st.window_pages > st.window)
-			flags += flags.empty() ? "over-window" : ",over-window";
-		table.add_row({ std::to_string(pid), std::to_string(st.window),
-				std::to_string(st.window_pages), std::to_string(st.encrypted_pages),
-				std::to_string(st.faults), std::to_string(st.encryptions),
-				std::to_string(st.decryptions), std::to_string(st.scanner_pages),
-				std::to_string(st.skipped_pinned), std::to_string(st.degraded_events),
-				std::to_string(st.swapped_pages), flags.empty() ? "-" : flags, ok ? comm : "?" });
+		if (ok)
+			row.command = comm;
+		rows.push_back(row);
 	}
-	if (!json)
-		table.print(env.out);
+	print_ps(env.out, opt, rows);
 	return status;
 }
 
@@ -496,8 +456,7 @@ int cmd_status(Env &env, bool json)
 	auto dev = env.open_device(Access::read, error);
 	if (!dev && module_absent(env, error)) {
 		if (json)
-			env.out << JsonObject().string("tool_version", tool_version).boolean("loaded", false).str()
-				<< '\n';
+			env.out << json_text({ { "tool_version", tool_version }, { "loaded", false } }) << '\n';
 		else
 			print_field(env, "module", "not loaded");
 		return exit_not_loaded;
@@ -518,37 +477,43 @@ int cmd_status(Env &env, bool json)
 	bool healthy = !status_error && key_healthy(st) && st.degraded == 0;
 
 	if (json) {
-		JsonObject o;
-		o.string("tool_version", tool_version)
-			.boolean("loaded", true)
-			.string("module_version", version_text(v.module))
-			.number("module_abi", v.abi);
+		Json o = {
+			{ "tool_version", tool_version },
+			{ "loaded", true },
+			{ "module_version", version_text(v.module) },
+			{ "module_abi", v.abi },
+		};
 		if (!status_error) {
-			o.string("key_source", key_source_name(st.key_source))
-				.number("key_generation", st.key_generation)
-				.number("cpus_online", st.cpus_online)
-				.number("cpus_with_key", st.cpus_with_key)
-				.strings("degraded", degraded_list(st.degraded, false, true))
-				.boolean("healthy", healthy)
-				.number("protected_procs", st.protected_procs)
-				.number("encrypted_pages", st.encrypted_pages)
-				.number("window_pages", st.window_pages)
-				.number("encryptions", st.encryptions)
-				.number("decryptions", st.decryptions)
-				.number("scanner_passes", st.scanner_passes)
-				.number("skipped_pinned", st.skipped_pinned)
-				.number("degraded_events", st.degraded_events)
-				.number("key_heals", st.key_heals);
-			if (v.abi >= 3)
-				o.number("wiped_at_exit", st.wiped_at_exit)
-					.boolean("init_on_free", st.init_on_free)
-					.number("inherit_failures", st.inherit_failures);
+			o["key_source"] = key_source_name(st.key_source);
+			o["key_generation"] = st.key_generation;
+			o["cpus_online"] = st.cpus_online;
+			o["cpus_with_key"] = st.cpus_with_key;
+			o["degraded"] = degraded_list(st.degraded, false, true);
+			o["healthy"] = healthy;
+			o["protected_procs"] = st.protected_procs;
+			o["encrypted_pages"] = st.encrypted_pages;
+			o["window_pages"] = st.window_pages;
+			o["encryptions"] = st.encryptions;
+			o["decryptions"] = st.decryptions;
+			o["scanner_passes"] = st.scanner_passes;
+			o["skipped_pinned"] = st.skipped_pinned;
+			o["degraded_events"] = st.degraded_events;
+			o["key_heals"] = st.key_heals;
+			if (v.abi >= 3) {
+				o["wiped_at_exit"] = st.wiped_at_exit;
+				o["init_on_free"] = static_cast<bool>(st.init_on_free);
+				o["inherit_failures"] = st.inherit_failures;
+			}
+			if (v.abi >= 4) {
+				o["skipped_shared"] = st.skipped_shared;
+				o["skipped_swapcache"] = st.skipped_swapcache;
+			}
 		}
-		o.object("sysctl", sysctl_json(sysctls))
-			.strings("protects", protects)
-			.strings("does_not_protect", does_not_protect)
-			.strings("notes", notes);
-		env.out << o.str() << '\n';
+		o["sysctl"] = sysctl_json(sysctls);
+		o["protects"] = protects;
+		o["does_not_protect"] = does_not_protect;
+		o["notes"] = notes;
+		env.out << json_text(o) << '\n';
 	} else {
 		print_field(env, "module", "loaded, version " + version_text(v.module) + ", ABI " +
 						   std::to_string(v.abi));
@@ -573,7 +538,11 @@ int cmd_status(Env &env, bool json)
 			print_field(env, "encryptions", std::to_string(st.encryptions));
 			print_field(env, "decryptions", std::to_string(st.decryptions));
 			print_field(env, "scanner passes", std::to_string(st.scanner_passes));
-			print_field(env, "pinned pages skipped", std::to_string(st.skipped_pinned));
+			print_field(env, "pages skipped",
+				    std::to_string(st.skipped_pinned) + " pinned, " +
+					    (v.abi >= 4 ? std::to_string(st.skipped_shared) + " shared, " +
+								  std::to_string(st.skipped_swapcache) + " in swap cache"
+							: std::string("causes not reported by this module")));
 			print_field(env, "degraded events", std::to_string(st.degraded_events));
 			print_field(env, "key heals", std::to_string(st.key_heals));
 			if (v.abi >= 3) {
@@ -614,15 +583,16 @@ int cmd_key_status(Env &env, bool json)
 	bool healthy = key_healthy(st);
 
 	if (json) {
-		JsonObject o;
-		o.string("key_source", key_source_name(st.key_source))
-			.number("key_generation", st.key_generation)
-			.number("cpus_online", st.cpus_online)
-			.number("cpus_with_key", st.cpus_with_key)
-			.number("key_heals", st.key_heals)
-			.strings("degraded", degraded_list(st.degraded, true, true))
-			.boolean("healthy", healthy);
-		env.out << o.str() << '\n';
+		Json o = {
+			{ "key_source", key_source_name(st.key_source) },
+			{ "key_generation", st.key_generation },
+			{ "cpus_online", st.cpus_online },
+			{ "cpus_with_key", st.cpus_with_key },
+			{ "key_heals", st.key_heals },
+			{ "degraded", degraded_list(st.degraded, true, true) },
+			{ "healthy", healthy },
+		};
+		env.out << json_text(o) << '\n';
 	} else {
 		print_field(env, "key", key_source_text(st.key_source));
 		print_field(env, "generation", std::to_string(st.key_generation));
@@ -731,13 +701,16 @@ int cmd_version(Env &env, bool json)
 	}
 
 	if (json) {
-		JsonObject o;
-		o.string("tool_version", tool_version)
-			.number("tool_abi", RAMCRYPT_ABI_VERSION)
-			.boolean("loaded", dev != nullptr);
-		if (dev)
-			o.string("module_version", version_text(v.module)).number("module_abi", v.abi);
-		env.out << o.str() << '\n';
+		Json o = {
+			{ "tool_version", tool_version },
+			{ "tool_abi", RAMCRYPT_ABI_VERSION },
+			{ "loaded", dev != nullptr },
+		};
+		if (dev) {
+			o["module_version"] = version_text(v.module);
+			o["module_abi"] = v.abi;
+		}
+		env.out << json_text(o) << '\n';
 	} else if (dev) {
 		env.out << "module " << version_text(v.module) << " (ABI " << v.abi << ")\n";
 	} else {

@@ -6,6 +6,7 @@
 
 #include "device.h"
 #include "key.h"
+#include "ps.h"
 
 #include <sys/types.h>
 #include <unistd.h>
@@ -52,7 +53,7 @@ int cmd_protect(Env &env, const std::vector<pid_t> &pids, std::uint64_t window,
 int cmd_unprotect(Env &env, const std::vector<pid_t> &pids);
 int cmd_unprotect_all(Env &env);
 int cmd_set_window(Env &env, pid_t pid, std::uint64_t window);
-int cmd_ps(Env &env, bool json);
+int cmd_ps(Env &env, const PsOptions &opt);
 int cmd_status(Env &env, bool json);
 int cmd_key_status(Env &env, bool json);
 

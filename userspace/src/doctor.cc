@@ -587,23 +587,23 @@ void print_doctor(std::ostream &out, const DoctorSource &source, const std::vect
 	const char *verdict = status == exit_failure ? "fail" : status == exit_doctor_weaker ? "weak" : "ok";
 
 	if (json) {
-		std::vector<JsonObject> rows;
+		Json rows = Json::array();
 		for (const auto &c : checks) {
-			rows.push_back(JsonObject()
-					       .string("id", c.id)
-					       .string("state", c.state)
-					       .string("result", result_name(c.result, true))
-					       .string("meaning", c.meaning)
-					       .string("action", c.action));
+			rows.push_back({
+				{ "id", c.id },
+				{ "state", c.state },
+				{ "result", result_name(c.result, true) },
+				{ "meaning", c.meaning },
+				{ "action", c.action },
+			});
 		}
-		JsonObject o;
-		o.string("config", source.config_path);
+		Json o = { { "config", source.config_path } };
 		if (!source.kernel.empty())
-			o.string("kernel", source.kernel);
-		o.boolean("host", !source.kernel.empty())
-			.string("verdict", verdict)
-			.objects("checks", rows);
-		out << o.str() << '\n';
+			o["kernel"] = source.kernel;
+		o["host"] = !source.kernel.empty();
+		o["verdict"] = verdict;
+		o["checks"] = rows;
+		out << json_text(o) << '\n';
 		return;
 	}
 

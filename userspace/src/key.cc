@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <functional>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <termios.h>
@@ -135,18 +136,12 @@ std::string read_salt_file(const std::string &path, std::vector<unsigned char> &
 	return {};
 }
 
-std::string read_passphrase_tty(const char *prompt, Secret &out)
+std::string read_hidden_line(int fd, const std::string &name, const std::function<std::string()> &prompt,
+			     std::size_t max, const std::string &what, Secret &out)
 {
-	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return errno_text("/dev/tty", errno) + " (use --key-file - to read standard input)";
-
 	termios saved;
-	if (tcgetattr(fd, &saved) < 0) {
-		int err = errno;
-		close(fd);
-		return errno_text("/dev/tty", err);
-	}
+	if (tcgetattr(fd, &saved) < 0)
+		return errno_text(name, errno);
 
 	// A signal during the prompt must not leave the terminal without echo: catch
 	// it, restore the terminal, then let it take its default action. Ctrl-Z waits.
@@ -163,14 +158,17 @@ std::string read_passphrase_tty(const char *prompt, Secret &out)
 	sigaddset(&stop, SIGTSTP);
 	sigprocmask(SIG_BLOCK, &stop, &old_mask);
 
+	// Echo off before the prompt, so nothing typed after it is shown.
 	termios quiet = saved;
 	quiet.c_lflag &= ~ECHO;
 	quiet.c_lflag |= ECHONL; // the terminal ends the prompt line itself
 	std::string error;
-	if (write(fd, prompt, std::strlen(prompt)) < 0 || tcsetattr(fd, TCSAFLUSH, &quiet) < 0)
-		error = errno_text("/dev/tty", errno);
+	if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0)
+		error = errno_text(name, errno);
+	else
+		error = prompt();
 
-	out.reserve(passphrase_max);
+	out.reserve(max);
 	bool too_long = false;
 	unsigned char c = 0;
 	while (error.empty() && !caught_signal) {
@@ -178,10 +176,10 @@ std::string read_passphrase_tty(const char *prompt, Secret &out)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			error = errno_text("/dev/tty", errno);
+			error = errno_text(name, errno);
 		if (n <= 0 || c == '\n')
 			break;
-		if (out.size() == passphrase_max)
+		if (out.size() == max)
 			too_long = true; // keep reading so the rest of the line is not left behind
 		else
 			out.append(&c, 1);
@@ -189,7 +187,6 @@ std::string read_passphrase_tty(const char *prompt, Secret &out)
 	OPENSSL_cleanse(&c, sizeof(c));
 
 	tcsetattr(fd, TCSAFLUSH, &saved);
-	close(fd);
 	sigprocmask(SIG_SETMASK, &old_mask, nullptr);
 	for (std::size_t i = 0; i < std::size(signals); i++)
 		sigaction(signals[i], &old[i], nullptr);
@@ -200,11 +197,29 @@ std::string read_passphrase_tty(const char *prompt, Secret &out)
 		return "interrupted";
 	}
 	if (error.empty() && too_long)
-		error = "passphrase longer than " + std::to_string(passphrase_max) + " bytes";
+		error = what + " longer than " + std::to_string(max) + " bytes";
 	if (error.empty() && out.size() == 0)
-		error = "empty passphrase";
+		error = "empty " + what;
 	if (!error.empty())
 		out.clear();
+	return error;
+}
+
+std::string read_passphrase_tty(const char *prompt, Secret &out)
+{
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return errno_text("/dev/tty", errno) + " (use --key-file - to read standard input)";
+
+	std::string error = read_hidden_line(
+		fd, "/dev/tty",
+		[&] {
+			if (write(fd, prompt, std::strlen(prompt)) < 0)
+				return errno_text("/dev/tty", errno);
+			return std::string();
+		},
+		passphrase_max, "passphrase", out);
+	close(fd);
 	return error;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -56,6 +57,13 @@ std::string read_key_file(const std::string &path, int stdin_fd, Secret &out);
 
 // Whole file, kdf_salt_min to kdf_salt_max bytes.
 std::string read_salt_file(const std::string &path, std::vector<unsigned char> &out);
+
+// One line from the terminal fd with echo off, without its newline, at most max
+// bytes; prompt() runs once echo is off and returns "" or its error text. The terminal is restored on every return,
+// and when SIGINT, SIGTERM, SIGHUP or SIGQUIT arrives meanwhile, before the signal
+// takes its default action. Errors name the terminal as name, the line as what.
+std::string read_hidden_line(int fd, const std::string &name, const std::function<std::string()> &prompt,
+			     std::size_t max, const std::string &what, Secret &out);
 
 // One line from /dev/tty with echo off, without its newline.
 std::string read_passphrase_tty(const char *prompt, Secret &out);

@@ -2,10 +2,14 @@
 // ramcrypt(8): the command-line tool for the ramcrypt kernel module.
 #include "cli.h"
 
+#include <clocale>
 #include <iostream>
 
 int main(int argc, char **argv)
 {
+	// Character classes only, as util-linux: libsmartcols then shows valid UTF-8 in
+	// process names as it is, not as \xHH; messages stay in English.
+	std::setlocale(LC_CTYPE, "");
 	ramcrypt::Env env{
 		.open_device = ramcrypt::open_device,
 		.out = std::cout,

@@ -1,36 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
-// Output for people (aligned tables) and for scripts (one JSON object per line).
+// Output for people (tables by libsmartcols, as util-linux prints them) and for
+// scripts (JSON by nlohmann-json).
 #pragma once
 
-#include <cstdint>
+#include <nlohmann/json.hpp>
+
+#include <memory>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+struct libscols_table;
+
 namespace ramcrypt {
 
-// A JSON string literal, quotes included. Invalid UTF-8 becomes U+FFFD so the
-// output is always valid JSON, whatever bytes a process name holds.
-std::string json_quote(std::string_view s);
+// Objects keep their keys in the order they are added.
+using Json = nlohmann::ordered_json;
 
-// A JSON object built field by field; keys appear in the order they are added.
-class JsonObject {
-public:
-	JsonObject &string(std::string_view key, std::string_view value);
-	JsonObject &number(std::string_view key, std::uint64_t value);
-	JsonObject &boolean(std::string_view key, bool value);
-	JsonObject &strings(std::string_view key, const std::vector<std::string> &values);
-	JsonObject &object(std::string_view key, const JsonObject &value);
-	JsonObject &objects(std::string_view key, const std::vector<JsonObject> &values);
-	std::string str() const { return "{" + body_ + "}"; }
+// Compact JSON text, without a newline. Invalid UTF-8 (a process name can hold any
+// bytes) becomes U+FFFD, so the output is always valid JSON.
+std::string json_text(const Json &value);
 
-private:
-	void key(std::string_view key);
-	std::string body_;
-};
-
-// Control characters replaced by '?', so a process name cannot drive the terminal.
+// Control characters replaced by '?', so a value cannot drive the terminal.
 std::string printable(std::string_view s);
 
 struct Column {
@@ -38,16 +30,26 @@ struct Column {
 	bool right_aligned;
 };
 
-// Columns separated by two spaces, header first; the last column is not padded.
+// A libsmartcols table: columns separated by a space, header first (unless
+// noheadings); raw: no alignment, and spaces and control characters in values
+// escaped as \xHH so every line splits on spaces. Control and invalid bytes are
+// shown as \xHH in aligned output too.
 class Table {
 public:
-	explicit Table(std::vector<Column> columns) : columns_(std::move(columns)) {}
-	void add_row(std::vector<std::string> cells);
+	explicit Table(const std::vector<Column> &columns);
+	~Table();
+	Table(const Table &) = delete;
+	Table &operator=(const Table &) = delete;
+
+	void noheadings(bool on);
+	void raw(bool on);
+	// Throws std::logic_error for a row of the wrong width.
+	void add_row(const std::vector<std::string> &cells);
 	void print(std::ostream &out) const;
 
 private:
-	std::vector<Column> columns_;
-	std::vector<std::vector<std::string>> rows_;
+	libscols_table *tb_;
+	std::size_t ncolumns_;
 };
 
 } // namespace ramcrypt

@@ -222,7 +222,18 @@ int cmd_secret_seal(Env &env, const SecretSealOptions &opt)
 		return exit_failure;
 	Secret secret;
 	const std::string path = opt.from_file.empty() ? "-" : opt.from_file;
-	if (std::string error = read_key_file(path, env.stdin_fd, secret); !error.empty()) {
+	std::string error;
+	if (path == "-" && isatty(env.stdin_fd)) {
+		// Typed: one line, not shown, without its newline.
+		auto prompt = [&] {
+			env.err << "Enter secret " << opt.name << ": " << std::flush;
+			return std::string(env.err ? "" : "standard error: write error");
+		};
+		error = read_hidden_line(env.stdin_fd, "standard input", prompt, RAMCRYPT_SEAL_MAX, "secret", secret);
+	} else {
+		error = read_key_file(path, env.stdin_fd, secret);
+	}
+	if (!error.empty()) {
 		env.err << "ramcrypt: " << error << '\n';
 		return exit_failure;
 	}

@@ -5,6 +5,7 @@
 #include "fake_device.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <filesystem>
@@ -530,58 +531,277 @@ TEST_F(RunExecTest, FatalSignalIsTheCommands)
 
 // --- ps -----------------------------------------------------------------------
 
+// Every column: its JSON key and the value the module reported.
+std::vector<std::pair<std::string, nlohmann::ordered_json>> every_field(const ramcrypt_proc_stats &st, const std::string &comm)
+{
+	std::vector<std::string> flags;
+	if (st.state & RAMCRYPT_PROC_INHERIT_EXEC)
+		flags.push_back("inherit-exec");
+	if (st.state & RAMCRYPT_PROC_DEGRADED)
+		flags.push_back("degraded");
+	if (st.state & RAMCRYPT_PROC_SWAP)
+		flags.push_back("swap");
+	if (st.window_pages > st.window)
+		flags.push_back("over-window");
+	return {
+		{ "pid", st.pid },
+		{ "window", st.window },
+		{ "window_pages", st.window_pages },
+		{ "encrypted_pages", st.encrypted_pages },
+		{ "faults", st.faults },
+		{ "encryptions", st.encryptions },
+		{ "decryptions", st.decryptions },
+		{ "scanner_pages", st.scanner_pages },
+		{ "skipped_pinned", st.skipped_pinned },
+		{ "skipped_shared", st.skipped_shared },
+		{ "skipped_swapcache", st.skipped_swapcache },
+		{ "degraded_events", st.degraded_events },
+		{ "swapped_pages", st.swapped_pages },
+		{ "inherit_exec", bool(st.state & RAMCRYPT_PROC_INHERIT_EXEC) },
+		{ "degraded", bool(st.state & RAMCRYPT_PROC_DEGRADED) },
+		{ "swap", bool(st.state & RAMCRYPT_PROC_SWAP) },
+		{ "flags", flags },
+		{ "command", comm },
+	};
+}
+
+// The processes of ps -J, parsed; fails the test unless it is one JSON document.
+nlohmann::ordered_json ps_json(const std::string &out)
+{
+	nlohmann::ordered_json doc = nlohmann::ordered_json::parse(out, nullptr, false);
+	EXPECT_FALSE(doc.is_discarded()) << out;
+	EXPECT_TRUE(doc.is_object() && doc.size() == 1 && doc.contains("processes")) << out;
+	return doc.is_discarded() ? nlohmann::ordered_json::array() : doc.value("processes", nlohmann::ordered_json::array());
+}
+
+// The header words of a text table.
+std::vector<std::string> header_of(const std::string &out)
+{
+	std::istringstream line(out.substr(0, out.find('\n')));
+	std::vector<std::string> words;
+	for (std::string w; line >> w;)
+		words.push_back(w);
+	return words;
+}
+
+const std::vector<std::string> default_columns = { "PID",	     "WINDOW",	      "WINDOW_PAGES",
+						    "ENCRYPTED_PAGES", "FAULTS",	      "SKIPPED_PINNED",
+						    "SWAPPED_PAGES",   "FLAGS",	      "COMMAND" };
+
 TEST_F(CliTest, PsTable)
 {
 	mod_.procs = { proc(1234, "vault"), proc(99, "nginx worker") };
 	mod_.procs[1].state |= RAMCRYPT_PROC_DEGRADED;
+	mod_.procs[1].swapped_pages = 17;
 	EXPECT_EQ(run({ "ps" }), 0);
 	EXPECT_EQ(out_.str(),
-		  " PID  WINDOW  PLAIN  ENCRYPTED  FAULTS  ENCRYPTIONS  DECRYPTIONS  SCANNED  PINNED  NOMEM  SWAPPED  FLAGS                  COMMAND\n"
-		  "  99       4      3        120    5000         4000         3900        7       1      0        0  inherit-exec,degraded  nginx worker\n"
-		  "1234       4      3        120    5000         4000         3900        7       1      0        0  inherit-exec           vault\n");
+		  " PID WINDOW WINDOW_PAGES ENCRYPTED_PAGES FAULTS SKIPPED_PINNED SWAPPED_PAGES FLAGS                 COMMAND\n"
+		  "  99      4            3             120   5000              1            17 inherit-exec,degraded nginx worker\n"
+		  "1234      4            3             120   5000              1             0 inherit-exec          vault\n");
+	EXPECT_EQ(header_of(out_.str()), default_columns);
 	EXPECT_EQ(mod_.opens, std::vector<Access>{ Access::read });
+	EXPECT_EQ(err_.str(), "");
 }
 
-TEST_F(CliTest, PsJsonHasStableKeys)
+TEST_F(CliTest, PsNoHeadings)
 {
 	mod_.procs = { proc(1234, "vault") };
-	EXPECT_EQ(run({ "ps", "--json" }), 0);
-	EXPECT_EQ(out_.str(),
-		  "{\"pid\":1234,\"command\":\"vault\",\"window\":4,\"window_pages\":3,"
-		  "\"encrypted_pages\":120,\"faults\":5000,\"encryptions\":4000,\"decryptions\":3900,"
-		  "\"scanner_pages\":7,\"skipped_pinned\":1,\"degraded_events\":0,\"swapped_pages\":0,"
-		  "\"inherit_exec\":true,\"degraded\":false,\"swap\":false}\n");
+	for (const char *opt : { "-n", "--noheadings" }) {
+		EXPECT_EQ(run({ "ps", opt, "-o", "PID,COMMAND" }), 0) << opt;
+		EXPECT_EQ(out_.str(), "1234 vault\n") << opt;
+	}
+	mod_.procs.clear();
+	EXPECT_EQ(run({ "ps", "-n" }), 0);
+	EXPECT_EQ(out_.str(), "");
 }
 
-TEST_F(CliTest, PsShowsSwap)
+// Raw: not aligned, and a space in a value cannot split it into two fields.
+TEST_F(CliTest, PsRaw)
+{
+	mod_.procs = { proc(99, "nginx worker"), proc(1234, "vault") };
+	for (const char *opt : { "-r", "--raw" }) {
+		EXPECT_EQ(run({ "ps", opt }), 0) << opt;
+		EXPECT_EQ(out_.str(), "PID WINDOW WINDOW_PAGES ENCRYPTED_PAGES FAULTS SKIPPED_PINNED SWAPPED_PAGES FLAGS COMMAND\n"
+				      "99 4 3 120 5000 1 0 inherit-exec nginx\\x20worker\n"
+				      "1234 4 3 120 5000 1 0 inherit-exec vault\n")
+			<< opt;
+	}
+	EXPECT_EQ(run({ "ps", "-rn", "-o", "COMMAND,PID" }), 0);
+	EXPECT_EQ(out_.str(), "nginx\\x20worker 99\nvault 1234\n");
+}
+
+TEST_F(CliTest, PsOutputChoosesColumnsAndTheirOrder)
+{
+	mod_.procs = { proc(1234, "vault") };
+	EXPECT_EQ(run({ "ps", "-o", "COMMAND,PID,DECRYPTIONS" }), 0);
+	EXPECT_EQ(out_.str(), "COMMAND  PID DECRYPTIONS\nvault   1234        3900\n");
+	// Names in any case, as util-linux takes them; -o may be repeated.
+	EXPECT_EQ(run({ "ps", "--output", "pid", "--output=Faults" }), 0);
+	EXPECT_EQ(out_.str(), " PID FAULTS\n1234   5000\n");
+	EXPECT_EQ(run({ "ps", "-oPID,INHERIT_EXEC,DEGRADED,SWAP" }), 0);
+	EXPECT_EQ(out_.str(), " PID INHERIT_EXEC DEGRADED SWAP\n1234            1        0    0\n");
+}
+
+TEST_F(CliTest, PsOutputPlusAddsToTheDefaults)
+{
+	mod_.procs = { proc(1234, "vault") };
+	EXPECT_EQ(run({ "ps", "-o", "+ENCRYPTIONS,scanner_pages" }), 0);
+	auto want = default_columns;
+	want.insert(want.end(), { "ENCRYPTIONS", "SCANNER_PAGES" });
+	EXPECT_EQ(header_of(out_.str()), want);
+	EXPECT_NE(out_.str().find("vault          4000             7\n"), std::string::npos) << out_.str();
+	// The defaults once, however many +LIST.
+	EXPECT_EQ(run({ "ps", "-o", "+ENCRYPTIONS", "-o", "+DECRYPTIONS" }), 0);
+	want = default_columns;
+	want.insert(want.end(), { "ENCRYPTIONS", "DECRYPTIONS" });
+	EXPECT_EQ(header_of(out_.str()), want);
+}
+
+TEST_F(CliTest, PsOutputAll)
+{
+	mod_.procs = { proc(1234, "vault") };
+	EXPECT_EQ(run({ "ps", "--output-all" }), 0);
+	std::vector<std::string> want;
+	for (const auto &[key, value] : every_field(mod_.procs[0], "vault")) {
+		std::string name = key;
+		for (char &c : name)
+			c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+		want.push_back(name);
+	}
+	EXPECT_EQ(header_of(out_.str()), want);
+	EXPECT_EQ(run({ "ps", "--output-all", "-o", "PID" }), 1);
+	EXPECT_EQ(err_.str(), usage("--output and --output-all cannot be used together", "ps"));
+}
+
+TEST_F(CliTest, PsUnknownColumnIsAUsageError)
+{
+	mod_.procs = { proc(1234, "vault") };
+	for (const auto &[list, name] : std::vector<std::pair<std::string, std::string>>{
+		     { "PID,FOO", "FOO" }, { "+FOO", "FOO" }, { "foo", "foo" }, { "PID,COMMANDS", "COMMANDS" } }) {
+		EXPECT_EQ(run({ "ps", "-o", list }), 1) << list;
+		EXPECT_EQ(err_.str(), usage("unknown column '" + name + "'", "ps")) << list;
+		EXPECT_EQ(out_.str(), "") << list;
+	}
+	for (const auto &list : { "PID,", "+", ",PID", "" }) {
+		EXPECT_EQ(run({ "ps", "-o", list }), 1) << list;
+		EXPECT_EQ(err_.str(), usage("missing column name in '" + std::string(list) + "'", "ps")) << list;
+	}
+	EXPECT_EQ(run({ "ps", "-o" }), 1);
+	EXPECT_EQ(err_.str(), usage("option '--output' needs a value", "ps"));
+	EXPECT_EQ(run({ "ps", "-r", "-J" }), 1);
+	EXPECT_EQ(err_.str(), usage("--raw and --json cannot be used together", "ps"));
+	EXPECT_TRUE(mod_.opens.empty()); // refused before the module is asked
+}
+
+// -J parsed back: every field is what the module reported, under its documented key.
+TEST_F(CliTest, PsJsonHasEveryFieldOfTheModule)
+{
+	mod_.procs = { proc(1234, "vault"), proc(99, "nginx worker") };
+	// Distinct values, so a column showing another field's value is caught.
+	auto &st = mod_.procs[1];
+	st.state = RAMCRYPT_PROC_DEGRADED | RAMCRYPT_PROC_SWAP;
+	st.window = 16, st.window_pages = 17, st.encrypted_pages = 18, st.faults = 19, st.encryptions = 20;
+	st.decryptions = 21, st.scanner_pages = 22, st.skipped_pinned = 23, st.degraded_events = 24;
+	st.skipped_shared = 25, st.skipped_swapcache = 26;
+	st.swapped_pages = 18446744073709551615ULL;
+	EXPECT_EQ(run({ "ps", "-J", "--output-all" }), 0);
+	auto procs = ps_json(out_.str());
+	ASSERT_EQ(procs.size(), 2u) << out_.str();
+	const std::vector<std::pair<const ramcrypt_proc_stats *, std::string>> want = {
+		{ &mod_.procs[1], "nginx worker" }, { &mod_.procs[0], "vault" } // sorted by PID
+	};
+	for (std::size_t i = 0; i < want.size(); i++) {
+		auto fields = every_field(*want[i].first, want[i].second);
+		ASSERT_EQ(procs[i].size(), fields.size()) << procs[i];
+		std::size_t k = 0;
+		for (const auto &[key, value] : procs[i].items()) { // in column order
+			EXPECT_EQ(key, fields[k].first) << i;
+			EXPECT_EQ(value, fields[k].second) << key << " of process " << i;
+			k++;
+		}
+	}
+	EXPECT_EQ(err_.str(), "");
+}
+
+// The same columns in text and JSON: the keys are the header's names in lower case.
+TEST_F(CliTest, PsJsonHasTheColumnsOfTheText)
+{
+	mod_.procs = { proc(1234, "vault") };
+	for (std::vector<std::string> o : { std::vector<std::string>{}, { "-o", "COMMAND,FAULTS" },
+					    { "-o", "+DEGRADED_EVENTS" }, { "--output-all" } }) {
+		std::vector<std::string> args = { "ps" };
+		args.insert(args.end(), o.begin(), o.end());
+		EXPECT_EQ(run(args), 0);
+		auto header = header_of(out_.str());
+		args.push_back("--json");
+		EXPECT_EQ(run(args), 0);
+		auto procs = ps_json(out_.str());
+		ASSERT_EQ(procs.size(), 1u);
+		std::vector<std::string> keys;
+		for (const auto &[key, value] : procs[0].items())
+			keys.push_back(key);
+		for (auto &h : header)
+			for (char &c : h)
+				c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+		EXPECT_EQ(keys, header);
+	}
+}
+
+// One process per line, so that line tools (the guest's busybox) can find one.
+TEST_F(CliTest, PsJsonLayout)
+{
+	mod_.procs = { proc(1234, "vault"), proc(99, "w") };
+	EXPECT_EQ(run({ "ps", "-J", "-o", "PID,COMMAND,INHERIT_EXEC,FLAGS" }), 0);
+	EXPECT_EQ(out_.str(), "{\"processes\":[\n"
+			      "{\"pid\":99,\"command\":\"w\",\"inherit_exec\":true,\"flags\":[\"inherit-exec\"]},\n"
+			      "{\"pid\":1234,\"command\":\"vault\",\"inherit_exec\":true,\"flags\":[\"inherit-exec\"]}\n"
+			      "]}\n");
+}
+
+TEST_F(CliTest, PsShowsSwapAndOverWindow)
 {
 	mod_.procs = { proc(1234, "vault") };
 	mod_.procs[0].state = RAMCRYPT_PROC_SWAP;
 	mod_.procs[0].swapped_pages = 17;
-	EXPECT_EQ(run({ "ps" }), 0);
-	EXPECT_NE(out_.str().find("      0       17  swap   vault\n"), std::string::npos) << out_.str();
+	EXPECT_EQ(run({ "ps", "-o", "SWAPPED_PAGES,FLAGS" }), 0);
+	EXPECT_EQ(out_.str(), "SWAPPED_PAGES FLAGS\n           17 swap\n");
 	mod_.procs[0].window_pages = mod_.procs[0].window + 1;
-	EXPECT_EQ(run({ "ps" }), 0);
-	EXPECT_NE(out_.str().find("  swap,over-window  vault\n"), std::string::npos) << out_.str();
+	mod_.procs[0].state = 0;
+	EXPECT_EQ(run({ "ps", "-o", "FLAGS" }), 0);
+	EXPECT_EQ(out_.str(), "FLAGS\nover-window\n");
+	mod_.procs[0].window_pages = mod_.procs[0].window;
+	EXPECT_EQ(run({ "ps", "-o", "FLAGS" }), 0);
+	EXPECT_EQ(out_.str(), "FLAGS\n-\n");
+	EXPECT_EQ(run({ "ps", "-J", "-o", "FLAGS" }), 0);
+	EXPECT_EQ(ps_json(out_.str())[0]["flags"], nlohmann::ordered_json::array());
 }
 
 TEST_F(CliTest, PsNeutralizesProcessNames)
 {
-	mod_.procs = { proc(5, "evil\x1b[2J\"\\") };
-	EXPECT_EQ(run({ "ps", "--json" }), 0);
-	EXPECT_NE(out_.str().find("\"command\":\"evil\\u001b[2J\\\"\\\\\""), std::string::npos);
-	EXPECT_EQ(run({ "ps" }), 0);
-	EXPECT_NE(out_.str().find("evil?[2J\"\\\n"), std::string::npos);
+	mod_.procs = { proc(5, "evil\x1b[2J\"\\\xff") };
+	EXPECT_EQ(run({ "ps", "--json", "-o", "COMMAND" }), 0);
+	EXPECT_EQ(out_.str(), "{\"processes\":[\n{\"command\":\"evil\\u001b[2J\\\"\\\\\xef\xbf\xbd\"}\n]}\n");
+	EXPECT_EQ(run({ "ps", "-o", "COMMAND" }), 0);
+	EXPECT_EQ(out_.str(), "COMMAND\nevil\\x1b[2J\"\\\\xff\n");
+}
+
+TEST_F(CliTest, PsUnreadableCommand)
+{
+	mod_.procs = { proc(5, "x") };
+	fs::remove(root_ + "/proc/5/comm");
+	EXPECT_EQ(run({ "ps", "-o", "PID,COMMAND" }), 0);
+	EXPECT_EQ(out_.str(), "PID COMMAND\n  5 ?\n");
+	EXPECT_EQ(run({ "ps", "-J", "-o", "PID,COMMAND" }), 0);
+	EXPECT_EQ(ps_json(out_.str())[0]["command"], nullptr);
 }
 
 TEST_F(CliTest, PsEmpty)
 {
 	EXPECT_EQ(run({ "ps", "--json" }), 0);
-	EXPECT_EQ(out_.str(), "");
+	EXPECT_EQ(out_.str(), "{\"processes\":[]}\n");
+	// Nothing at all, as lsns(8) and findmnt(8) print when nothing matches.
 	EXPECT_EQ(run({ "ps" }), 0);
-	const std::string s = out_.str();
-	EXPECT_TRUE(s.starts_with("PID  WINDOW"));
-	EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 1);
+	EXPECT_EQ(out_.str(), "");
 }
 
 TEST_F(CliTest, PsSkipsProcessesThatExitedMeanwhile)
@@ -589,9 +809,9 @@ TEST_F(CliTest, PsSkipsProcessesThatExitedMeanwhile)
 	mod_.procs = { proc(7, "gone"), proc(8, "here") };
 	mod_.pid_errors[7] = ESRCH;
 	EXPECT_EQ(run({ "ps", "--json" }), 0);
-	const std::string s = out_.str();
-	EXPECT_TRUE(s.starts_with("{\"pid\":8,"));
-	EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 1);
+	auto procs = ps_json(out_.str());
+	ASSERT_EQ(procs.size(), 1u);
+	EXPECT_EQ(procs[0]["pid"], 8);
 	EXPECT_TRUE(err_.str().empty());
 }
 
@@ -600,6 +820,8 @@ TEST_F(CliTest, PsListsMoreProcessesThanTheFirstBuffer)
 	for (__u64 pid = 1; pid <= 300; pid++)
 		mod_.procs.push_back(proc(pid, "p"));
 	EXPECT_EQ(run({ "ps", "--json" }), 0);
+	EXPECT_EQ(ps_json(out_.str()).size(), 300u);
+	EXPECT_EQ(run({ "ps", "-n" }), 0);
 	const std::string s = out_.str();
 	EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 300);
 }
@@ -676,7 +898,7 @@ TEST_F(CliTest, StatusHealthyJson)
 		"\"healthy\":true,\"protected_procs\":1,\"encrypted_pages\":100,\"window_pages\":4,"
 		"\"encryptions\":0,\"decryptions\":0,\"scanner_passes\":0,\"skipped_pinned\":0,"
 		"\"degraded_events\":0,\"key_heals\":0,\"wiped_at_exit\":0,\"init_on_free\":false,\"inherit_failures\":0,"
-		"\"sysctl\":{\"default_window\":4,\"max_window\":256,\"policy\":\"strict\"},"
+		  "\"skipped_shared\":0,\"skipped_swapcache\":0,"		"\"sysctl\":{\"default_window\":4,\"max_window\":256,\"policy\":\"strict\"},"
 		"\"protects\":[\"private anonymous memory"))
 		<< s;
 	EXPECT_NE(s.find("\"does_not_protect\":[\"root or kernel code execution"), std::string::npos);

@@ -8,40 +8,50 @@
 namespace ramcrypt {
 namespace {
 
-TEST(JsonQuote, EscapesWhatJsonRequires)
+TEST(JsonText, EscapesWhatJsonRequires)
 {
-	EXPECT_EQ(json_quote(""), "\"\"");
-	EXPECT_EQ(json_quote("plain text"), "\"plain text\"");
-	EXPECT_EQ(json_quote("a\"b\\c/d"), "\"a\\\"b\\\\c/d\"");
-	EXPECT_EQ(json_quote("\b\f\n\r\t"), "\"\\b\\f\\n\\r\\t\"");
-	EXPECT_EQ(json_quote(std::string("\x00\x01\x1f\x7f", 4)), "\"\\u0000\\u0001\\u001f\x7f\"");
+	EXPECT_EQ(json_text(""), "\"\"");
+	EXPECT_EQ(json_text("plain text"), "\"plain text\"");
+	EXPECT_EQ(json_text("a\"b\\c/d"), "\"a\\\"b\\\\c/d\"");
+	EXPECT_EQ(json_text("\b\f\n\r\t"), "\"\\b\\f\\n\\r\\t\"");
+	EXPECT_EQ(json_text(std::string("\x00\x01\x1f\x7f", 4)), "\"\\u0000\\u0001\\u001f\x7f\"");
 }
 
-TEST(JsonQuote, KeepsValidUtf8)
+TEST(JsonText, KeepsValidUtf8)
 {
-	EXPECT_EQ(json_quote("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92"), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92\"");
+	EXPECT_EQ(json_text("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92"), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92\"");
 }
 
-TEST(JsonQuote, ReplacesInvalidUtf8)
+// A process name can hold any bytes: the output stays valid UTF-8 and JSON.
+TEST(JsonText, ReplacesInvalidUtf8)
 {
-	EXPECT_EQ(json_quote("\xff"), "\"\\ufffd\"");
-	EXPECT_EQ(json_quote("a\xc3"), "\"a\\ufffd\"");			// truncated
-	EXPECT_EQ(json_quote("\xc0\xaf"), "\"\\ufffd\\ufffd\"");	// overlong '/'
-	EXPECT_EQ(json_quote("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\""); // surrogate
-	EXPECT_EQ(json_quote("\xf4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); // > U+10FFFF
-	EXPECT_EQ(json_quote("\x80z"), "\"\\ufffdz\"");
+	const std::string fffd = "\xef\xbf\xbd";
+	EXPECT_EQ(json_text("\xff"), "\"" + fffd + "\"");
+	EXPECT_EQ(json_text("a\xc3"), "\"a" + fffd + "\"");		// truncated
+	EXPECT_EQ(json_text("\x80z"), "\"" + fffd + "z\"");
+	for (const char *bad : { "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80" }) { // overlong, surrogate, > U+10FFFF
+		std::string text = json_text(bad);
+		EXPECT_EQ(text.find_first_of("\xc0\xed\xf4"), std::string::npos) << text;
+		EXPECT_NE(text.find(fffd), std::string::npos) << text;
+		EXPECT_FALSE(Json::parse(text, nullptr, false).is_discarded()) << text;
+	}
 }
 
-TEST(JsonObject, KeepsKeyOrderAndTypes)
+TEST(JsonText, KeepsKeyOrderAndTypes)
 {
-	JsonObject inner;
-	inner.number("n", 18446744073709551615ULL);
-	JsonObject o;
-	o.string("s", "x\"y").number("zero", 0).boolean("t", true).boolean("f", false);
-	o.strings("empty", {}).strings("list", { "a", "b\n" }).object("inner", inner).object("none", JsonObject());
-	EXPECT_EQ(o.str(), "{\"s\":\"x\\\"y\",\"zero\":0,\"t\":true,\"f\":false,\"empty\":[],"
-			   "\"list\":[\"a\",\"b\\n\"],\"inner\":{\"n\":18446744073709551615},\"none\":{}}");
-	EXPECT_EQ(JsonObject().str(), "{}");
+	Json o = { { "s", "x\"y" }, { "zero", 0 }, { "t", true }, { "f", false } };
+	o["empty"] = Json::array();
+	o["list"] = std::vector<std::string>{ "a", "b\n" };
+	o["inner"] = { { "n", 18446744073709551615ULL } };
+	o["none"] = Json::object();
+	EXPECT_EQ(json_text(o), "{\"s\":\"x\\\"y\",\"zero\":0,\"t\":true,\"f\":false,\"empty\":[],"
+				"\"list\":[\"a\",\"b\\n\"],\"inner\":{\"n\":18446744073709551615},\"none\":{}}");
+	EXPECT_EQ(json_text(Json::object()), "{}");
+}
+
+TEST(Printable, ReplacesControlCharacters)
+{
+	EXPECT_EQ(printable("a\x1b]0;pwned\x07\n\x7f" "b"), "a?]0;pwned???b");
 }
 
 TEST(Table, AlignsColumns)
@@ -51,17 +61,34 @@ TEST(Table, AlignsColumns)
 	t.add_row({ "12345", "a", "" });
 	std::ostringstream out;
 	t.print(out);
-	EXPECT_EQ(out.str(), "  PID  NAME  COMMENT\n"
-			     "    1  init  x\n"
-			     "12345  a     \n");
+	EXPECT_EQ(out.str(), "  PID NAME COMMENT\n"
+			     "    1 init x\n"
+			     "12345 a    \n");
 }
 
-TEST(Table, HeaderOnlyWhenEmpty)
+TEST(Table, NoHeadingsAndRaw)
+{
+	Table t({ { "PID", true }, { "NAME", false } });
+	t.add_row({ "1", "two words" });
+	t.add_row({ "12345", "a" });
+	t.noheadings(true);
+	std::ostringstream out;
+	t.print(out);
+	EXPECT_EQ(out.str(), "    1 two words\n12345 a\n");
+	t.raw(true);
+	t.noheadings(false);
+	out.str("");
+	t.print(out);
+	EXPECT_EQ(out.str(), "PID NAME\n1 two\\x20words\n12345 a\n");
+}
+
+// As util-linux's tools: no rows, no header either.
+TEST(Table, NothingWhenEmpty)
 {
 	Table t({ { "A", false }, { "B", true } });
 	std::ostringstream out;
 	t.print(out);
-	EXPECT_EQ(out.str(), "A  B\n");
+	EXPECT_EQ(out.str(), "");
 }
 
 TEST(Table, NeutralizesControlCharacters)
@@ -70,7 +97,7 @@ TEST(Table, NeutralizesControlCharacters)
 	t.add_row({ "a\x1b]0;pwned\x07\n" });
 	std::ostringstream out;
 	t.print(out);
-	EXPECT_EQ(out.str(), "NAME\na?]0;pwned??\n");
+	EXPECT_EQ(out.str(), "NAME\na\\x1b]0;pwned\\x07\\x0a\n");
 }
 
 TEST(Table, RejectsRowsOfTheWrongWidth)

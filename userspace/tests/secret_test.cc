@@ -12,6 +12,11 @@
 #include <keyutils.h>
 
 #include <cstring>
+#include <iostream>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <fcntl.h>
 #include <functional>
 #include <iterator>
@@ -274,6 +279,163 @@ TEST_F(SecretFileTest, LoadRefusesWhatIsNotAFileOfOurs)
 	EXPECT_EQ(1, run({ "secret", "load", root_ + "/missing" }));
 	EXPECT_EQ(err_.str(), "ramcrypt: " + root_ + "/missing: No such file or directory\n");
 	EXPECT_TRUE(mod_.opens.empty()); // load needs no module
+}
+
+// --- secret seal at a terminal: the secret is typed with echo off ---------------
+
+// secret seal NAME --output FILE in a child on a new pseudo-terminal, as when an
+// admin types the secret; the parent plays the terminal.
+class SealTtyTest : public SecretTest {
+protected:
+	void SetUp() override
+	{
+		SecretTest::SetUp();
+		path_ = root_ + "/typed.rcs";
+		std::fflush(nullptr); // no buffered output of ours in the child
+		pid_ = forkpty(&master_, nullptr, nullptr, nullptr);
+		ASSERT_GE(pid_, 0) << std::strerror(errno);
+		if (pid_ == 0) {
+			// The child: standard input, output and error are the terminal.
+			Env env{ {}, std::cout, std::cerr, {} };
+			env.open_device = [this](Access, int &e) -> std::unique_ptr<Device> {
+				e = 0;
+				return std::make_unique<SealingDevice>(mod_);
+			};
+			const char *argv[] = { "ramcrypt", "secret", "seal", "typed", "--output", path_.c_str() };
+			int rc = cli_main(env, 6, argv);
+			std::cout.flush();
+			std::cerr.flush();
+			_exit(rc);
+		}
+		// Hold the terminal open, to read its modes after the child is gone.
+		slave_ = open(ptsname(master_), O_RDWR | O_NOCTTY | O_CLOEXEC);
+		ASSERT_GE(slave_, 0) << std::strerror(errno);
+	}
+	void TearDown() override
+	{
+		if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0) {
+			kill(pid_, SIGKILL);
+			waitpid(pid_, nullptr, 0);
+		}
+		if (slave_ >= 0)
+			close(slave_);
+		if (master_ >= 0)
+			close(master_);
+		SecretTest::TearDown();
+	}
+
+	// What the terminal shows until it shows want (or 10 s pass, or the child is gone).
+	std::string read_until(const std::string &want)
+	{
+		for (int waited = 0; screen_.find(want) == std::string::npos && waited < 10000;) {
+			pollfd p = { master_, POLLIN, 0 };
+			if (poll(&p, 1, 100) <= 0) {
+				waited += 100;
+				continue;
+			}
+			char buf[256];
+			ssize_t n = read(master_, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			screen_.append(buf, static_cast<std::size_t>(n));
+		}
+		return screen_;
+	}
+	bool echo() const
+	{
+		termios t;
+		EXPECT_EQ(tcgetattr(slave_, &t), 0);
+		return t.c_lflag & ECHO;
+	}
+	int wait_child()
+	{
+		int status = -1;
+		pid_t got = 0;
+		for (int waited = 0; (got = waitpid(pid_, &status, WNOHANG)) == 0 && waited < 10000; waited += 50)
+			usleep(50000);
+		if (got == 0) {
+			ADD_FAILURE() << "the tool did not end within 10 s";
+			kill(pid_, SIGKILL);
+			waitpid(pid_, &status, 0);
+		}
+		pid_ = -1;
+		// What it printed last: the terminal holds it until read.
+		for (pollfd p = { master_, POLLIN, 0 }; poll(&p, 1, 200) > 0;) {
+			char buf[256];
+			ssize_t n = read(master_, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			screen_.append(buf, static_cast<std::size_t>(n));
+		}
+		return status;
+	}
+
+	// The prompt; false after 10 s without it.
+	bool prompted() { return read_until(prompt).find(prompt) != std::string::npos; }
+
+	const std::string prompt = "Enter secret typed: ";
+	std::string path_;
+	pid_t pid_ = -1;
+	int master_ = -1, slave_ = -1;
+	std::string screen_;
+};
+
+TEST_F(SealTtyTest, TypedSecretIsNotShown)
+{
+	ASSERT_TRUE(prompted()) << screen_;
+	EXPECT_FALSE(echo()) << "echo is on at the prompt";
+	const std::string typed = "s3cret typed at the prompt";
+	ASSERT_EQ(write(master_, (typed + "\n").data(), typed.size() + 1), static_cast<ssize_t>(typed.size() + 1));
+	int status = wait_child();
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0) << screen_;
+	EXPECT_EQ(screen_.find("s3cret"), std::string::npos) << "the terminal showed the secret: " << screen_;
+	EXPECT_TRUE(echo()) << "echo left off";
+
+	// Sealed: the line as typed, without its newline.
+	std::string name;
+	std::vector<unsigned char> blob;
+	ASSERT_EQ("", decode_secret_file(bytes_of(path_), name, blob));
+	EXPECT_EQ(name, "typed");
+	ASSERT_EQ(blob.size(), RAMCRYPT_SEAL_BLOB_LEN(typed.size()));
+	EXPECT_EQ(std::string(blob.begin() + RAMCRYPT_SEAL_OVERHEAD, blob.begin() + RAMCRYPT_SEAL_OVERHEAD + typed.size()),
+		  typed);
+}
+
+TEST_F(SealTtyTest, EmptyLineIsRefused)
+{
+	ASSERT_TRUE(prompted()) << screen_;
+	ASSERT_EQ(write(master_, "\n", 1), 1);
+	int status = wait_child();
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 1);
+	EXPECT_NE(screen_.find("ramcrypt: empty secret"), std::string::npos) << screen_;
+	EXPECT_TRUE(echo());
+	EXPECT_FALSE(fs::exists(path_));
+}
+
+// Ctrl-C at the prompt: the terminal gets its echo back, then SIGINT ends the tool.
+TEST_F(SealTtyTest, InterruptRestoresEcho)
+{
+	ASSERT_TRUE(prompted()) << screen_;
+	ASSERT_FALSE(echo());
+	ASSERT_EQ(write(master_, "half\x03", 5), 5); // VINTR: the line discipline sends SIGINT
+	int status = wait_child();
+	ASSERT_TRUE(WIFSIGNALED(status)) << screen_;
+	EXPECT_EQ(WTERMSIG(status), SIGINT);
+	EXPECT_TRUE(echo()) << "echo left off after SIGINT";
+	EXPECT_FALSE(fs::exists(path_));
+}
+
+TEST_F(SealTtyTest, TerminateRestoresEcho)
+{
+	ASSERT_TRUE(prompted()) << screen_;
+	ASSERT_FALSE(echo());
+	ASSERT_EQ(kill(pid_, SIGTERM), 0);
+	int status = wait_child();
+	ASSERT_TRUE(WIFSIGNALED(status)) << screen_;
+	EXPECT_EQ(WTERMSIG(status), SIGTERM);
+	EXPECT_TRUE(echo()) << "echo left off after SIGTERM";
 }
 
 } // namespace

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 
 #define RAMCRYPT_DEVICE		"/dev/ramcrypt"
-#define RAMCRYPT_ABI_VERSION	3	/* 2: SEAL, UNSEAL; 3: swap state, wiped_at_exit, init_on_free, DUMP_GUARD, PERF, INHERIT */
+#define RAMCRYPT_ABI_VERSION	4	/* 2: SEAL, UNSEAL; 3: swap state, wiped_at_exit, init_on_free, DUMP_GUARD, PERF, INHERIT; 4: skipped pages by cause */
 #define RAMCRYPT_IOC_MAGIC	0xE7
 
 /*
@@ -63,10 +63,13 @@ struct ramcrypt_proc_stats {
 	__u64 encryptions;	/* out: pages encrypted so far */
 	__u64 decryptions;	/* out: pages decrypted so far */
 	__u64 scanner_pages;	/* out: pages the background scanner found */
-	__u64 skipped_pinned;	/* out: pages that could not migrate (pinned) */
+	/* Plaintext pages an encryption had to leave outside the window, by cause: */
+	__u64 skipped_pinned;	/* out: held by references (pins, pipes, DMA) or locked */
 	__u64 degraded_events;	/* out: pages left plaintext for lack of memory */
 	__u64 swapped_pages;	/* out: pages on a swap device now (ABI 3) */
-	__u64 reserved[4];
+	__u64 skipped_shared;	/* out: mapped by another process too, COW break failed (ABI 4) */
+	__u64 skipped_swapcache;	/* out: still in the swap cache after a swap-in (ABI 4) */
+	__u64 reserved[2];
 };
 
 struct ramcrypt_list {
@@ -108,7 +111,9 @@ struct ramcrypt_status {
 	__u64 wiped_at_exit;	/* out: plaintext pages zeroed as their process exited (ABI 3) */
 	__u64 init_on_free;	/* out: 1 if the kernel zeroes every freed page (ABI 3) */
 	__u64 inherit_failures;	/* out: children or exec'ed programs left unprotected (ABI 3) */
-	__u64 reserved[3];
+	__u64 skipped_shared;	/* out (ABI 4) */
+	__u64 skipped_swapcache;	/* out (ABI 4) */
+	__u64 reserved[1];
 };
 
 #define RAMCRYPT_KEY_BYTES	32	/* AES-128-XTS: data key + tweak key */
