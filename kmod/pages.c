@@ -924,9 +924,7 @@ static void rc_chunk_evict(struct rc_chunk *chunk)
 	args.src = src;
 	args.dst = dst;
 	args.npages = RC_CHUNK_PAGES;
-	rc_keystore_use_begin();
-	err = rc_decrypt_batch(&args, true);
-	rc_keystore_use_end();
+	err = rc_decrypt_batch(&args, true);	/* the caller holds the key's read side */
 	if (err)
 		pr_err("pages lost at unload: no CPU holds the key\n");
 	migrate_device_pages(src, dst, RC_CHUNK_PAGES);
@@ -958,6 +956,8 @@ void rc_pages_uninit(void)
 	unsigned long flags;
 	unsigned int i;
 
+	/* Key first, then rc_chunks_lock: the order of rc_pages_encrypt() (lockdep). */
+	rc_keystore_use_begin();
 	mutex_lock(&rc_chunks_lock);
 	for (i = 0; i < rc_nr_chunks; i++)
 		rc_chunk_evict(rc_chunks[i]);
@@ -974,6 +974,7 @@ void rc_pages_uninit(void)
 	}
 	rc_nr_chunks = 0;
 	mutex_unlock(&rc_chunks_lock);
+	rc_keystore_use_end();
 	WARN_ON(atomic_long_read(&rc_ct_pages));
 	rc_users_free();
 }
