@@ -10,6 +10,9 @@
 #   make install     the tool, libramcrypt, headers, ramcrypt.pc, man page, completion and the
 #                    systemd/udev files (PREFIX=/usr/local, DESTDIR=); make uninstall removes them
 #   make deb         the Debian packages (dpkg-buildpackage -b -us -uc), moved to build/deb
+#   make check-deploy  the packages installed with apt on a Debian bookworm guest booted with
+#                    systemd on the test kernel: dkms, ramcrypt-key.service, nginx protected
+#                    through the drop-in, RAM dumps (DEPLOY_ARGS="--without-drop-in": must fail)
 KFLAGS := $(if $(filter 1,$(DEBUG)),--debug)
 # Kernel lanes: make check runs each; every other target uses the first.
 KERNEL ?= 6.12 6.1
@@ -92,9 +95,12 @@ deb:
 		../ramcrypt*_$(DEB_VERSION)_*.deb ../libramcrypt*_$(DEB_VERSION)_*.deb build/deb/
 	@ls build/deb
 
+check-deploy: deps deb
+	@scripts/check-deploy --kernel $(LANE) $(DEPLOY_ARGS)
+
 clean:
 	rm -rf build
 	$(MAKE) -C kmod KDIR=$(KDIR) clean
 
 .PHONY: all deps kernel kmod userspace selftests check demo bench-crypto bench mutate clean \
-	install-build install uninstall deb
+	install-build install uninstall deb check-deploy
