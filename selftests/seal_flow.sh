@@ -83,6 +83,10 @@ check "protected server unseals the DEK with libramcrypt" \
 run ramcrypt run --secret db-dek=DEK:hex -- "$server" --env DEK
 check "ramcrypt run --secret hands the DEK to an unmodified server" \
 	"$([ $rc -eq 0 ] && out_is_hmac || echo "want hmac=$want")"
+# The variable's pages go to the secret tier (ramcrypt-preload.so, dynamic programs).
+run ramcrypt run --window 256 --secret db-dek=DEK:hex -- /selftests/helpers/secheap-check env DEK
+check "run --secret marks the variable's pages a secret region" \
+	"$([ $rc -eq 0 ] && grep -q '^var=1 secret_regions=1$' "$tmp/out" || echo 'want var=1 secret_regions=1')"
 run ramcrypt run --secret db-dek=DEK -- sh -c 'echo RAN'
 check "a DEK with a NUL byte cannot go raw into the environment; the command is not run" \
 	"$([ $rc -eq 125 ] && err_has 'NUL byte' && [ ! -s "$tmp/out" ] || echo 'want 125, NUL byte')"

@@ -307,6 +307,34 @@ test_run_tier_options() {
 	check "$name" "$problem"
 }
 
+# run --secure-heap: ramcrypt-preload.so starts OpenSSL's secure heap in an unmodified
+# program before main() and marks it secret; OpenSSL then decodes a private key into
+# it. The control, in the same boot, is the same program under plain run.
+test_run_secure_heap() {
+	name="run --secure-heap puts a loaded RSA key's private values in a marked secure heap"
+	probe=/selftests/helpers/secheap-check
+	problem=
+	if ! "$probe" genkey "$tmp/rsa.pem" >"$tmp/out" 2>"$tmp/err"; then
+		rc=$? problem="generating the key failed"
+	else
+		# A large ordinary window: OpenSSL's start-up at the default 6 takes minutes under TCG.
+		rc_run run --window 256 -- "$probe" key "$tmp/rsa.pem"
+		cp "$tmp/out" "$tmp/control.out"
+		if [ "$rc" -ne 0 ] || ! out_has '^secure_heap=0 secure_used=0 secret_regions=0$'; then
+			problem="control (plain run): want no secure heap and no secret region"
+		else
+			rc_run run --window 256 --secure-heap=64K -- "$probe" key "$tmp/rsa.pem"
+			used=$(sed -n 's/.*secure_used=\([0-9]*\).*/\1/p' "$tmp/out")
+			if [ "$rc" -ne 0 ] || ! out_has '^secure_heap=1 secure_used=[0-9]+ secret_regions=1$'; then
+				problem="want the secure heap started and one secret region"
+			elif [ "${used:-0}" -lt 1024 ]; then
+				problem="want the key's private values (>= 1 KiB) in the secure heap, $used bytes used"
+			fi
+		fi
+	fi
+	check "$name" "$problem"
+}
+
 test_protected_tool_output() {
 	name="a protected process computes correctly (ramcrypt ps -J under run)"
 	# Every store to an encrypted page faults, and CLI11 sets the --json flag with a
@@ -550,7 +578,7 @@ test_selftest() {
 
 tests="test_version test_version_json test_status_json test_status_text test_unknown_command
 	test_small_window test_run_not_found test_run_not_executable test_run_status
-	test_run_protects test_run_tier_options test_protected_tool_output test_protect_missing test_protect
+	test_run_protects test_run_tier_options test_run_secure_heap test_protected_tool_output test_protect_missing test_protect
 	test_ps test_ps_columns test_set_window test_unprotect test_data_intact test_unprivileged
 	test_key_status
 	test_selftest"

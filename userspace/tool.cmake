@@ -35,7 +35,8 @@ add_library(ramcrypt_tool STATIC
 	${_rc_dir}/src/ps.cc)
 target_include_directories(ramcrypt_tool PUBLIC ${_rc_dir}/src)
 target_include_directories(ramcrypt_tool BEFORE PUBLIC ${RAMCRYPT_UAPI})
-target_compile_definitions(ramcrypt_tool PRIVATE RAMCRYPT_TOOL_VERSION="${RAMCRYPT_TOOL_VERSION}")
+target_compile_definitions(ramcrypt_tool PRIVATE RAMCRYPT_TOOL_VERSION="${RAMCRYPT_TOOL_VERSION}"
+	RAMCRYPT_PRELOAD_PATH="${CMAKE_INSTALL_FULL_LIBDIR}/ramcrypt/ramcrypt-preload.so")
 if(RAMCRYPT_STATIC_TOOL)
 	find_library(RAMCRYPT_LIBCRYPTO_STATIC libcrypto.a REQUIRED)
 	find_library(RAMCRYPT_LIBZ_STATIC libz.a REQUIRED)

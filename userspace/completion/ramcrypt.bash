@@ -45,8 +45,8 @@ _ramcrypt()
 			$prev == --secret ]] && return
 		[[ $prev == --keyring ]] && { COMPREPLY=($(compgen -W "@u @s @p" -- "$cur")); return; }
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--window --secret-window --max-plain-age --secret --keyring
-				-- --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--window --secret-window --max-plain-age --secure-heap
+				--secret --keyring -- --help" -- "$cur"))
 		else
 			_command_offset $cword
 		fi

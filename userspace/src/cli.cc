@@ -99,6 +99,7 @@ private:
 	KeyLoadOptions key_opts_;
 	std::string iterations_;
 	std::vector<std::string> run_secrets_;
+	std::string secure_heap_;	// run --secure-heap[=SIZE]: "" when not given
 	RunSecrets secrets_;
 	SecretSealOptions seal_opts_;
 	std::string unseal_name_;
@@ -134,8 +135,8 @@ void Cli::build()
 	};
 
 	run_ = command(&app_, "run", "Run COMMAND protected from its first instruction",
-		       "run [--window N] [--secret-window N] [--max-plain-age MS] [--secret NAME[=VAR[:hex]]]... "
-		       "[--keyring K] [--] COMMAND [ARGS...]");
+		       "run [--window N] [--secret-window N] [--max-plain-age MS] [--secure-heap[=SIZE]] "
+		       "[--secret NAME[=VAR[:hex]]]... [--keyring K] [--] COMMAND [ARGS...]");
 	window_opt_ = run_->add_option("--window", window_, window_help)
 			      ->type_name("N");
 	tier_options(run_);
@@ -144,6 +145,12 @@ void Cli::build()
 			 "Unseal secret NAME into environment variable VAR (default: NAME in upper case)")
 		->type_name("NAME[=VAR[:hex]]")
 		->allow_extra_args(false);
+	// A flag with an optional value: it never takes the next word (the COMMAND).
+	run_->add_flag("--secure-heap", secure_heap_,
+		       "Start OpenSSL's secure heap of SIZE bytes (K, M suffixes; a power of two;"
+		       " default " + std::string(default_secure_heap) + ") in COMMAND and put it in the"
+		       " secret tier (dynamically linked OpenSSL 3 programs)")
+		->option_text("[=SIZE]");
 	run_->add_option("--keyring", secrets_.keyring, "Keyring of the --secret blobs: @u (default), @s, @p, @p:UID")
 		->type_name("K");
 	run_->prefix_command(); // COMMAND and everything after it are the command's
@@ -363,6 +370,11 @@ int Cli::dispatch()
 				return usage_error(error);
 			secrets_.specs.push_back(spec);
 		}
+		if (secure_heap_ == "true") // the bare flag
+			secure_heap_ = default_secure_heap;
+		if (!secure_heap_.empty() && !parse_secure_heap(secure_heap_, popt.secure_heap))
+			return usage_error("--secure-heap: '" + secure_heap_ +
+					   "' is not a power of two of 4K to 1G bytes (e.g. 64K, 1M)");
 		return cmd_run(env_, popt, command, &secrets_);
 	}
 	if (unprotect_->parsed() && unprotect_all_) {

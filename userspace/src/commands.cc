@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <elf.h>
 #include <sys/prctl.h>
 
 namespace ramcrypt {
@@ -310,7 +311,106 @@ ramcrypt_protect protect_request(const ProtectOptions &opt)
 	return p;
 }
 
+// The file execvp would run for name, or "" when it finds none.
+std::string resolve_command(const std::string &name)
+{
+	if (name.find('/') != std::string::npos)
+		return name;
+	const char *path = getenv("PATH");
+	std::istringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
+	for (std::string dir; std::getline(dirs, dir, ':');) {
+		std::string f = (dir.empty() ? "." : dir) + "/" + name;
+		if (access(f.c_str(), X_OK) == 0)
+			return f;
+	}
+	return "";
+}
+
+// True when file is an ELF program without an interpreter: LD_PRELOAD cannot reach
+// it. A script or anything else is taken as dynamic (its interpreter runs).
+bool statically_linked(const std::string &file)
+{
+	std::ifstream in(file, std::ios::binary);
+	Elf64_Ehdr eh{};
+	if (!in.read(reinterpret_cast<char *>(&eh), sizeof(eh)) ||
+	    std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64)
+		return false;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph{};
+		in.seekg(eh.e_phoff + std::uint64_t(i) * eh.e_phentsize);
+		if (!in.read(reinterpret_cast<char *>(&ph), sizeof(ph)))
+			return false;
+		if (ph.p_type == PT_INTERP)
+			return false;
+	}
+	return true;
+}
+
+// run --secure-heap and --secret: ramcrypt-preload.so marks the secure heap and the
+// secret variables secret in the new program (userspace/lib/preload.c). False after
+// printing the error.
+bool setup_preload(Env &env, const ProtectOptions &opt, const std::string &command,
+		   const RunSecrets *secrets)
+{
+	std::string vars;
+	for (const auto &spec : secrets ? secrets->specs : std::vector<SecretSpec>{})
+		vars += (vars.empty() ? "" : ",") + spec.var;
+	if (!opt.secure_heap && vars.empty())
+		return true;
+	const char *override_path = getenv("RAMCRYPT_PRELOAD");
+	std::string preload = override_path ? override_path : RAMCRYPT_PRELOAD_PATH;
+	std::string file = resolve_command(command);
+	if (!file.empty() && statically_linked(file)) {
+		if (opt.secure_heap) {
+			env.err << "ramcrypt: run --secure-heap: " << file
+				<< " is statically linked: the secure heap cannot be set up in it\n";
+			return false;
+		}
+		env.err << "ramcrypt: run: warning: " << file << " is statically linked: its --secret"
+			<< " variables stay in the ordinary tier\n";
+		return true;
+	}
+	if (access(preload.c_str(), R_OK) != 0) {
+		env.err << "ramcrypt: run: " << preload << ": " << std::strerror(errno)
+			<< " (needed by " << (opt.secure_heap ? "--secure-heap" : "--secret") << ")\n";
+		return false;
+	}
+	const char *old = getenv("LD_PRELOAD");
+	std::string ld = preload + (old && *old ? " " + std::string(old) : "");
+	if (setenv("LD_PRELOAD", ld.c_str(), 1) ||
+	    (opt.secure_heap && setenv("RAMCRYPT_SECURE_HEAP", std::to_string(opt.secure_heap).c_str(), 1)) ||
+	    (!vars.empty() && setenv("RAMCRYPT_SECRET_VARS", vars.c_str(), 1))) {
+		env.err << "ramcrypt: run: setenv: " << std::strerror(errno) << '\n';
+		return false;
+	}
+	return true;
+}
+
 } // namespace
+
+bool parse_secure_heap(const std::string &arg, std::uint64_t &bytes)
+{
+	std::uint64_t v = 0, mult = 1;
+	auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), v);
+	std::string suffix(end, arg.data() + arg.size());
+	if (ec != std::errc() || end == arg.data())
+		return false;
+	if (suffix == "K" || suffix == "k")
+		mult = 1ULL << 10;
+	else if (suffix == "M" || suffix == "m")
+		mult = 1ULL << 20;
+	else if (suffix == "G" || suffix == "g")
+		mult = 1ULL << 30;
+	else if (!suffix.empty())
+		return false;
+	if (v > (1ULL << 30) / mult)
+		return false;
+	v *= mult;
+	if (v < 4096 || (v & (v - 1)))
+		return false;
+	bytes = v;
+	return true;
+}
 
 int cmd_run(Env &env, const ProtectOptions &opt, const std::vector<std::string> &command,
 	    const RunSecrets *secrets)
@@ -333,6 +433,8 @@ int cmd_run(Env &env, const ProtectOptions &opt, const std::vector<std::string> 
 	if (secrets && !secret_env.unseal(env, *dev, *secrets))
 		return exit_run_failed;
 	dev.reset();
+	if (!setup_preload(env, opt, command.front(), secrets))
+		return exit_run_failed;
 
 	std::vector<char *> argv;
 	for (const auto &arg : command)

@@ -51,7 +51,13 @@ struct ProtectOptions {
 	bool plain_age = false;			// max_plain_age_ms is the process's own
 	std::uint64_t max_plain_age_ms = 0;	// with plain_age; 0: no idle expiry
 	bool inherit_exec = false;		// protect only; run always inherits
+	std::uint64_t secure_heap = 0;		// run only: OpenSSL secure heap bytes, 0: none
 };
+
+// run --secure-heap's default, and its parser: bytes with an optional K, M or G
+// suffix, a power of two from 4 KiB to 1 GiB (what CRYPTO_secure_malloc_init takes).
+inline constexpr const char *default_secure_heap = "256K";
+bool parse_secure_heap(const std::string &arg, std::uint64_t &bytes);
 
 struct RunSecrets;
 // secrets: sealed secrets to unseal into the environment once protected (secret.h).

@@ -575,6 +575,58 @@ TEST_F(RunExecTest, FatalSignalIsTheCommands)
 	EXPECT_EQ(WTERMSIG(status), SIGTERM);
 }
 
+// run --secure-heap and --secret hand the program the preload (lib/preload.c, tested
+// in the guest) and what it is to do. Here the preload is /dev/null, which ld.so
+// ignores with a warning, so the command sees the environment and nothing else.
+TEST_F(RunExecTest, SecureHeapReachesTheProgram)
+{
+	setenv("RAMCRYPT_PRELOAD", "/dev/null", 1);
+	setenv("LD_PRELOAD", "", 1);
+	int status = status_of({ "run", "--secure-heap=64K", "--", "sh", "-c",
+				 "test \"$RAMCRYPT_SECURE_HEAP\" = 65536 && test \"$LD_PRELOAD\" = /dev/null"
+				 " && test -z \"$RAMCRYPT_SECRET_VARS\"" });
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+	status = status_of({ "run", "--secure-heap", "sh", "-c", "test \"$RAMCRYPT_SECURE_HEAP\" = 262144" });
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+	// Without the option the program's environment has none of it.
+	status = status_of({ "run", "sh", "-c", "test -z \"$RAMCRYPT_SECURE_HEAP$LD_PRELOAD\"" });
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+	setenv("RAMCRYPT_PRELOAD", "/nonexistent/ramcrypt-preload.so", 1);
+	EXPECT_EQ(run({ "run", "--secure-heap", "true" }), 125);
+	EXPECT_EQ(err_.str(), "ramcrypt: run: /nonexistent/ramcrypt-preload.so: No such file or directory"
+			      " (needed by --secure-heap)\n");
+	unsetenv("RAMCRYPT_PRELOAD");
+	unsetenv("LD_PRELOAD");
+}
+
+#ifdef RAMCRYPT_TEST_STATIC
+// LD_PRELOAD cannot reach a static program: --secure-heap refuses to run it.
+TEST_F(CliTest, SecureHeapRefusesAStaticProgram)
+{
+	setenv("RAMCRYPT_PRELOAD", "/dev/null", 1);
+	EXPECT_EQ(run({ "run", "--secure-heap", "--", RAMCRYPT_TEST_STATIC }), 125);
+	EXPECT_EQ(err_.str(), std::string("ramcrypt: run --secure-heap: ") + RAMCRYPT_TEST_STATIC +
+				      " is statically linked: the secure heap cannot be set up in it\n");
+	unsetenv("RAMCRYPT_PRELOAD");
+}
+#endif
+
+TEST_F(CliTest, SecureHeapSizes)
+{
+	std::uint64_t b = 0;
+	EXPECT_TRUE(parse_secure_heap("64K", b));
+	EXPECT_EQ(b, 65536u);
+	EXPECT_TRUE(parse_secure_heap("1M", b));
+	EXPECT_EQ(b, 1u << 20);
+	EXPECT_TRUE(parse_secure_heap("4096", b));
+	EXPECT_EQ(b, 4096u);
+	for (const char *bad : { "3K", "2K", "2G", "", "K", "64KB", "-4K", "1.5M", "true" })
+		EXPECT_FALSE(parse_secure_heap(bad, b)) << bad;
+	EXPECT_EQ(run({ "run", "--secure-heap=3K", "true" }), 125);
+	EXPECT_EQ(err_.str(), usage("--secure-heap: '3K' is not a power of two of 4K to 1G bytes (e.g. 64K, 1M)", "run"));
+	EXPECT_TRUE(mod_.opens.empty());
+}
+
 // --- ps -----------------------------------------------------------------------
 
 // Every column: its JSON key and the value the module reported.
