@@ -8,9 +8,12 @@
  *   rcbench fault zramout N          swap-out to zram of N pages, one MADV_PAGEOUT each
  *   rcbench fault miss N WINDOW CYCLE   window misses of a protected process
  *   rcbench cipher N                 N page round trips through debugfs selftest_roundtrip
- *   rcbench work NAME WINDOW SIZE_KB OPS   one workload run (WINDOW 0 = unprotected);
+ *   rcbench work NAME WINDOW SIZE_KB OPS [MIN_SECONDS]
+ *                                    one workload run (WINDOW 0 = unprotected);
  *                                    NAME kv|scan|sort|ptr, or fit: scan with a small
- *                                    array, the working set that fits in a window
+ *                                    array, the working set that fits in a window;
+ *                                    the timed body repeats until MIN_SECONDS of timed
+ *                                    time have passed (default: once)
  *
  * Faults are timed one by one with rdtsc (no memory access inside the timed region
  * but the faulting store); samples go to a MAP_SHARED buffer, which ramcrypt never
@@ -19,7 +22,8 @@
  *   fault,KIND,N,MEDIAN_US,P99_US,MEAN_US,MIN_US,MAX_US
  *   pct,KIND,P,US                   (P = 1..99 and 99.9, for the CDF plot)
  *   work,NAME,WINDOW,SECONDS,CHECKSUM,RSSANON_KB,PTE_KB,ENC_PAGES,WIN_PAGES,
- *        FAULTS,ENCRYPTIONS,DECRYPTIONS,MEMFREE_DROP_KB,DEGRADED
+ *        FAULTS,ENCRYPTIONS,DECRYPTIONS,MEMFREE_DROP_KB,DEGRADED,REPS,FIRST_SECONDS
+ *        (SECONDS per repetition; CHECKSUM and FIRST_SECONDS of the first one)
  *   prof,LABEL,PHASE,CALLS,CYCLES    miss runs, benchmark build only (kmod/profile.c)
  */
 #define _GNU_SOURCE
@@ -586,19 +590,56 @@ static long memfree_kb(void)
 	return v;
 }
 
-static int cmd_work(char **argv)
+/* One run of a workload's timed body; the checksum, or 0 with *bad set. */
+static uint64_t work_once(const char *name, struct kvwork *kv, uint64_t *scan, uint32_t *arr,
+			  struct node *root, size_t bytes, size_t ops, int *bad)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	if (!strcmp(name, "kv"))
+		return kv_run(kv);
+	if (!strcmp(name, "scan") || !strcmp(name, "fit")) {
+		for (size_t pass = 0; pass < ops; pass++)
+			for (i = 0; i < bytes / 8; i++)
+				sum += scan[i] ^ pass;
+		return sum;
+	}
+	if (!strcmp(name, "sort")) {
+		sort_u32(arr, bytes / 4);
+		for (i = 1; i < bytes / 4; i++)
+			if (arr[i - 1] > arr[i]) {
+				fprintf(stderr, "rcbench: sort: not sorted\n");
+				*bad = 1;
+				return 0;
+			}
+		return arr[0] ^ arr[bytes / 8] ^ arr[bytes / 4 - 1];
+	}
+	return ptr_run(root, bytes, ops);
+}
+
+static void sort_fill(uint32_t *arr, size_t bytes)
+{
+	for (size_t i = 0; i < bytes / 4; i++)
+		arr[i] = (uint32_t)rnd64();
+}
+
+static int cmd_work(int argc, char **argv)
 {
 	const char *name = argv[0];
-	unsigned long window = strtoul(argv[1], NULL, 0);
+	unsigned long window = strtoul(argv[1], NULL, 0), reps = 0;
 	size_t bytes = strtoul(argv[2], NULL, 0) * 1024, ops = strtoul(argv[3], NULL, 0);
+	/* Repeat the timed body until this much timed time has passed: an unprotected
+	 * run of a few ms would be mostly timer and scheduling noise. */
+	double min_s = argc >= 5 ? strtod(argv[4], NULL) : 0, timed = 0, first_s = 0;
 	struct ramcrypt_proc_stats ps = { 0 };
 	long free0 = memfree_kb(), free1;
 	struct kvwork kv;
 	struct node *root = NULL;
 	uint32_t *arr = NULL;
-	uint64_t *scan = NULL, sum = 0;
-	double t0, t1;
+	uint64_t *scan = NULL, first = 0;
 	size_t i;
+	int bad = 0;
 
 	pin_cpu0();
 	if (!strcmp(name, "kv")) {
@@ -609,36 +650,36 @@ static int cmd_work(char **argv)
 			scan[i] = mix(i);
 	} else if (!strcmp(name, "sort")) {
 		arr = map_anon(bytes, 0);
-		for (i = 0; i < bytes / 4; i++)
-			arr[i] = (uint32_t)rnd64();
+		sort_fill(arr, bytes);
 	} else if (!strcmp(name, "ptr")) {
 		root = ptr_setup(bytes);
 	} else {
-		fprintf(stderr, "rcbench: work kv|scan|fit|sort|ptr WINDOW SIZE_KB OPS\n");
+		fprintf(stderr, "rcbench: work kv|scan|fit|sort|ptr WINDOW SIZE_KB OPS [MIN_SECONDS]\n");
 		return 2;
 	}
 	if (window)
 		protect_self(window);
 
-	t0 = now_s();
-	if (!strcmp(name, "kv")) {
-		sum = kv_run(&kv);
-	} else if (!strcmp(name, "scan") || !strcmp(name, "fit")) {
-		for (size_t pass = 0; pass < ops; pass++)
-			for (i = 0; i < bytes / 8; i++)
-				sum += scan[i] ^ pass;
-	} else if (!strcmp(name, "sort")) {
-		sort_u32(arr, bytes / 4);
-		for (i = 1; i < bytes / 4; i++)
-			if (arr[i - 1] > arr[i]) {
-				fprintf(stderr, "rcbench: sort: not sorted\n");
-				return 1;
-			}
-		sum = arr[0] ^ arr[bytes / 8] ^ arr[bytes / 4 - 1];
-	} else {
-		sum = ptr_run(root, bytes, ops);
-	}
-	t1 = now_s();
+	do {
+		double t0, t1;
+		uint64_t sum;
+
+		if (reps && arr)
+			sort_fill(arr, bytes);	/* fresh random input, outside the timed part */
+		t0 = now_s();
+		sum = work_once(name, &kv, scan, arr, root, bytes, ops, &bad);
+		t1 = now_s();
+		if (bad)
+			return 1;
+		timed += t1 - t0;
+		/* The first repetition's checksum: the one a protected run (one repetition,
+		 * the same input) must reproduce. */
+		if (!reps) {
+			first = sum;
+			first_s = t1 - t0;
+		}
+		reps++;
+	} while (timed < min_s);
 
 	if (window) {
 		int fd = rc_fd();
@@ -648,12 +689,12 @@ static int cmd_work(char **argv)
 		close(fd);
 	}
 	free1 = memfree_kb();
-	printf("work,%s,%lu,%.4f,%016llx,%ld,%ld,%llu,%llu,%llu,%llu,%llu,%ld,%llu\n", name, window,
-	       t1 - t0, (unsigned long long)sum, status_kb("RssAnon:"), status_kb("VmPTE:"),
+	printf("work,%s,%lu,%.6f,%016llx,%ld,%ld,%llu,%llu,%llu,%llu,%llu,%ld,%llu,%lu,%.6f\n", name, window,
+	       timed / reps, (unsigned long long)first, status_kb("RssAnon:"), status_kb("VmPTE:"),
 	       (unsigned long long)ps.encrypted_pages, (unsigned long long)ps.window_pages,
 	       (unsigned long long)ps.faults, (unsigned long long)ps.encryptions,
 	       (unsigned long long)ps.decryptions, free0 - free1,
-	       (unsigned long long)ps.degraded_events);
+	       (unsigned long long)ps.degraded_events, reps, first_s);
 	return 0;
 }
 
@@ -666,7 +707,7 @@ int main(int argc, char **argv)
 	if (argc >= 3 && !strcmp(argv[1], "cipher"))
 		return cmd_cipher(argv + 2);
 	if (argc >= 6 && !strcmp(argv[1], "work"))
-		return cmd_work(argv + 2);
+		return cmd_work(argc - 2, argv + 2);
 	if (argc == 2 && !strcmp(argv[1], "tsc")) {
 		printf("tsc_mhz,%.1f\n", tsc_per_us);
 		return 0;
