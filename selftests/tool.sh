@@ -314,15 +314,19 @@ test_run_secure_heap() {
 	name="run --secure-heap puts a loaded RSA key's private values in a marked secure heap"
 	probe=/selftests/helpers/secheap-check
 	problem=
+	# Progress lines: on the debug kernel each step takes minutes, and a silent guest is killed.
+	echo "# $name: generating an RSA-2048 key"
 	if ! "$probe" genkey "$tmp/rsa.pem" >"$tmp/out" 2>"$tmp/err"; then
 		rc=$? problem="generating the key failed"
 	else
 		# A large ordinary window: OpenSSL's start-up at the default 6 takes minutes under TCG.
+		echo "# $name: the control, plain run"
 		rc_run run --window 256 -- "$probe" key "$tmp/rsa.pem"
 		cp "$tmp/out" "$tmp/control.out"
 		if [ "$rc" -ne 0 ] || ! out_has '^secure_heap=0 secure_used=0 secret_regions=0$'; then
 			problem="control (plain run): want no secure heap and no secret region"
 		else
+			echo "# $name: run --secure-heap=64K"
 			rc_run run --window 256 --secure-heap=64K -- "$probe" key "$tmp/rsa.pem"
 			used=$(sed -n 's/.*secure_used=\([0-9]*\).*/\1/p' "$tmp/out")
 			if [ "$rc" -ne 0 ] || ! out_has '^secure_heap=1 secure_used=[0-9]+ secret_regions=1$'; then
