@@ -30,14 +30,6 @@
 
 #define NPAGES		1000
 
-static uint64_t *map_pages(size_t npages)
-{
-	void *p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 static long scan_interval_ms(void)
 {
 	FILE *f = fopen("/proc/sys/ramcrypt/scan_interval_ms", "r");

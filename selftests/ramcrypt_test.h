@@ -23,6 +23,15 @@
 #define PAGE		4096UL
 #define MAGIC		0x52414d4352595054ULL	/* "RAMCRYPT" */
 
+/* npages of private anonymous memory, not yet touched; NULL on failure. */
+static inline uint64_t *map_pages(size_t npages)
+{
+	void *p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static inline int rc_fd(void)
 {
 	return open(RAMCRYPT_DEVICE, O_RDWR | O_CLOEXEC);

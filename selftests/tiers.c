@@ -46,14 +46,6 @@ static int mark(int fd, void *addr, uint64_t len)
 	return ioctl(fd, RAMCRYPT_IOC_SECRET_REGION, &r) ? -errno : 0;
 }
 
-static uint64_t *map_pages(size_t npages)
-{
-	void *p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 /* One word written in each page: a fault per page, data kept. */
 static void touch(volatile uint64_t *buf, size_t npages, uint64_t seed)
 {

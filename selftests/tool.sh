@@ -243,6 +243,16 @@ test_run_status() {
 	run_case "run exits with the command's status" 3 "" -- --window 8 -- sh -c 'exit 3'
 }
 
+# wait_pid FILE: wait (up to 10 s, while $bg lives) for "pid N" in FILE; print N.
+wait_pid() {
+	i=0
+	while [ ! -s "$1" ] && kill -0 "$bg" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sed -n 's/^pid \([0-9]*\)$/\1/p' "$1" 2>/dev/null
+}
+
 test_run_protects() {
 	name="run protects the command it executes"
 	# ps runs unprotected, from here: what is tested is run, not the protected
@@ -251,12 +261,7 @@ test_run_protects() {
 	ramcrypt run -- sh -c 'echo "pid $$" >"$1/run.pid"; exec sleep 30' sh "$tmp" \
 		>/dev/null 2>"$tmp/run.err" &
 	bg=$!
-	i=0
-	while [ ! -s "$tmp/run.pid" ] && kill -0 "$bg" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	pid=$(sed -n 's/^pid \([0-9]*\)$/\1/p' "$tmp/run.pid" 2>/dev/null)
+	pid=$(wait_pid "$tmp/run.pid")
 	i=0
 	while [ "$(cat /proc/$pid/comm 2>/dev/null)" != sleep ] && [ $i -lt 100 ]; do
 		sleep 0.1
@@ -288,12 +293,7 @@ test_run_tier_options() {
 	ramcrypt run --secret-window 5 --max-plain-age 250 -- \
 		sh -c 'echo "pid $$" >"$1/tier.pid"; exec sleep 30' sh "$tmp" >/dev/null 2>"$tmp/tier.err" &
 	bg=$!
-	i=0
-	while [ ! -s "$tmp/tier.pid" ] && kill -0 "$bg" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	pid=$(sed -n 's/^pid \([0-9]*\)$/\1/p' "$tmp/tier.pid" 2>/dev/null)
+	pid=$(wait_pid "$tmp/tier.pid")
 	rc_run ps -J -o PID,SECRET_WINDOW,SECRET_REGIONS,MAX_PLAIN_AGE_MS
 	kill "$bg" 2>/dev/null
 	wait "$bg" 2>/dev/null
