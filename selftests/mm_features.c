@@ -530,6 +530,7 @@ static void *uffd_handler(void *arg)
 		struct pollfd pfd = { .fd = c->uffd, .events = POLLIN };
 		struct uffd_msg msg;
 		struct uffdio_copy cp;
+		struct uffdio_range wake;
 		size_t idx;
 
 		if (poll(&pfd, 1, -1) < 0 || read(c->uffd, &msg, sizeof(msg)) != sizeof(msg))
@@ -540,11 +541,19 @@ static void *uffd_handler(void *arg)
 		/* The pattern of page idx, relative to the range start (set below). */
 		for (size_t w = 0; w < PAGE / 8; w++)
 			page[w] = pattern(c->seed, idx, w);
+		/*
+		 * Count the fill before the faulting thread wakes: counted after a
+		 * waking copy, the main thread can read c->filled before it is counted.
+		 */
 		cp = (struct uffdio_copy){ .dst = msg.arg.pagefault.address & ~(PAGE - 1),
-					   .src = (uintptr_t)page, .len = PAGE };
+					   .src = (uintptr_t)page, .len = PAGE,
+					   .mode = UFFDIO_COPY_MODE_DONTWAKE };
 		if (ioctl(c->uffd, UFFDIO_COPY, &cp))
 			return NULL;
-		__atomic_add_fetch(&c->filled, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->filled, 1, __ATOMIC_SEQ_CST);
+		wake = (struct uffdio_range){ .start = cp.dst, .len = PAGE };
+		if (ioctl(c->uffd, UFFDIO_WAKE, &wake))
+			return NULL;
 	}
 }
 
@@ -576,7 +585,7 @@ TEST_F_TIMEOUT(mm, userfaultfd_range, 300)
 	/* First touches: each is a userfault filled by the handler with its index. */
 	for (i = 0; i < UFFD_PAGES; i++)
 		ASSERT_EQ((uintptr_t)buf / PAGE + i, buf[i * PAGE / 8 + 1]);
-	EXPECT_EQ(UFFD_PAGES, c.filled);
+	EXPECT_EQ(UFFD_PAGES, __atomic_load_n(&c.filled, __ATOMIC_SEQ_CST));
 	ms = wait_bound(self->fd, 0, &st, 10000);
 	TH_LOG("after the fills: plaintext %llu encrypted %llu (%ld ms)", st.window_pages,
 	       st.encrypted_pages, ms);
@@ -585,7 +594,7 @@ TEST_F_TIMEOUT(mm, userfaultfd_range, 300)
 	/* Second touches decrypt; no new userfault. */
 	for (i = 0; i < UFFD_PAGES; i++)
 		EXPECT_EQ((uintptr_t)buf / PAGE + i, buf[i * PAGE / 8 + 1]);
-	EXPECT_EQ(UFFD_PAGES, c.filled);
+	EXPECT_EQ(UFFD_PAGES, __atomic_load_n(&c.filled, __ATOMIC_SEQ_CST));
 	ASSERT_EQ(0, proc_stats(self->fd, 0, &st));
 	EXPECT_GE(st.decryptions, UFFD_PAGES - W);
 	EXPECT_LE(st.window_pages, st.window);
