@@ -111,3 +111,40 @@ def write_needles(path, needles):
     with open(path, "w") as f:
         for label, v in needles.items():
             f.write(f"{label} {v.hex()}\n")
+
+
+def elf_phys(path, offset):
+    """The guest-physical address of a byte offset in a dump-guest-memory ELF image
+    (paging=False: every PT_LOAD segment is a range of guest RAM), or None."""
+    import struct
+    with open(path, "rb") as f:
+        hdr = f.read(64)
+        phoff, = struct.unpack_from("<Q", hdr, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", hdr, 0x36)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    for i in range(phnum):
+        p_type, _, p_offset, _, p_paddr, p_filesz = struct.unpack_from("<IIQQQQ", table, i * phentsize)
+        if p_type == 1 and p_offset <= offset < p_offset + p_filesz:
+            return p_paddr + offset - p_offset
+    return None
+
+
+def page_evidence(path, offset):
+    """What the 4 KiB page holding a hit looks like, to tell its owner: a user stack or
+    heap page holds user pointers (0x55.., 0x7f..), a kernel page kernel pointers
+    (0xffff..), a freed page whatever its last owner left. The page's bytes are kept
+    (hex): the secrets are the harness's own test values."""
+    import struct
+    start = offset - offset % 4096
+    with open(path, "rb") as f:
+        f.seek(start)
+        page = f.read(4096)
+    words = struct.unpack_from("<512Q", page.ljust(4096, b"\0"))
+    phys = elf_phys(path, offset)
+    return {"offset": offset, "phys": None if phys is None else hex(phys),
+            "in_page": offset - start,
+            "nonzero_bytes": sum(1 for b in page if b),
+            "user_ptrs": sum(1 for w in words if 0x550000000000 <= w < 0x800000000000),
+            "kernel_ptrs": sum(1 for w in words if w >= 0xffff800000000000),
+            "page": page.hex()}
