@@ -309,9 +309,11 @@ test_run_tier_options() {
 
 # run --secure-heap: ramcrypt-preload.so starts OpenSSL's secure heap in an unmodified
 # program before main() and marks it secret; OpenSSL then decodes a private key into
-# it. The control, in the same boot, is the same program under plain run.
+# it, and after a signature no copy of p or q is left in ordinary memory (RSA's
+# Montgomery contexts, which the preload keeps in the secure heap too). The control,
+# in the same boot, is the same program under plain run: its copies must be found.
 test_run_secure_heap() {
-	name="run --secure-heap puts a loaded RSA key's private values in a marked secure heap"
+	name="run --secure-heap puts a loaded RSA key's private values, p and q's Montgomery copies too, in a marked secure heap"
 	probe=/selftests/helpers/secheap-check
 	problem=
 	# Progress lines: on the debug kernel each step takes minutes, and a silent guest is killed.
@@ -323,16 +325,18 @@ test_run_secure_heap() {
 		echo "# $name: the control, plain run"
 		rc_run run --window 256 -- "$probe" key "$tmp/rsa.pem"
 		cp "$tmp/out" "$tmp/control.out"
-		if [ "$rc" -ne 0 ] || ! out_has '^secure_heap=0 secure_used=0 secret_regions=0$'; then
-			problem="control (plain run): want no secure heap and no secret region"
+		if [ "$rc" -ne 0 ] || ! out_has '^secure_heap=0 secure_used=0 secret_regions=0 ordinary_pq=[1-9][0-9]*$'; then
+			problem="control (plain run): want no secure heap, no secret region and p, q found in ordinary memory"
 		else
 			echo "# $name: run --secure-heap=64K"
 			rc_run run --window 256 --secure-heap=64K -- "$probe" key "$tmp/rsa.pem"
 			used=$(sed -n 's/.*secure_used=\([0-9]*\).*/\1/p' "$tmp/out")
-			if [ "$rc" -ne 0 ] || ! out_has '^secure_heap=1 secure_used=[0-9]+ secret_regions=1$'; then
+			if [ "$rc" -ne 0 ] || ! out_has '^secure_heap=1 secure_used=[0-9]+ secret_regions=1 ordinary_pq=[0-9]+$'; then
 				problem="want the secure heap started and one secret region"
 			elif [ "${used:-0}" -lt 1024 ]; then
 				problem="want the key's private values (>= 1 KiB) in the secure heap, $used bytes used"
+			elif ! out_has 'ordinary_pq=0$'; then
+				problem="want no copy of p or q outside the secure heap: $(cat "$tmp/out")"
 			fi
 		fi
 	fi

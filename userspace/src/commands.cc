@@ -377,8 +377,18 @@ bool setup_preload(Env &env, const ProtectOptions &opt, const std::string &comma
 	}
 	const char *old = getenv("LD_PRELOAD");
 	std::string ld = preload + (old && *old ? " " + std::string(old) : "");
+	// OpenSSL frees its decoders' DER buffers (a whole private key) without cleansing:
+	// glibc's malloc perturb fills every freed chunk (255: with 0xff; new ones get
+	// 0x00, as fresh memory has). Measured with key-copies (PAGE_ENGINE.md). Left
+	// alone when the user's GLIBC_TUNABLES sets a perturb of its own.
+	const char *tun = getenv("GLIBC_TUNABLES");
+	std::string tunables = tun ? tun : "";
+	bool set_tunables = opt.secure_heap && tunables.find("glibc.malloc.perturb=") == std::string::npos;
+	if (set_tunables)
+		tunables += (tunables.empty() ? "" : ":") + std::string("glibc.malloc.perturb=255");
 	if (setenv("LD_PRELOAD", ld.c_str(), 1) ||
 	    (opt.secure_heap && setenv("RAMCRYPT_SECURE_HEAP", std::to_string(opt.secure_heap).c_str(), 1)) ||
+	    (set_tunables && setenv("GLIBC_TUNABLES", tunables.c_str(), 1)) ||
 	    (!vars.empty() && setenv("RAMCRYPT_SECRET_VARS", vars.c_str(), 1))) {
 		env.err << "ramcrypt: run: setenv: " << std::strerror(errno) << '\n';
 		return false;

@@ -588,8 +588,20 @@ TEST_F(RunExecTest, SecureHeapReachesTheProgram)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 	status = status_of({ "run", "--secure-heap", "sh", "-c", "test \"$RAMCRYPT_SECURE_HEAP\" = 262144" });
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+	// Freed chunks are wiped by glibc: added to the user's tunables, unless they set one.
+	unsetenv("GLIBC_TUNABLES");
+	status = status_of({ "run", "--secure-heap", "sh", "-c", "test \"$GLIBC_TUNABLES\" = glibc.malloc.perturb=255" });
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+	setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2", 1);
+	status = status_of({ "run", "--secure-heap", "sh", "-c",
+			     "test \"$GLIBC_TUNABLES\" = glibc.malloc.arena_max=2:glibc.malloc.perturb=255" });
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+	setenv("GLIBC_TUNABLES", "glibc.malloc.perturb=7", 1);
+	status = status_of({ "run", "--secure-heap", "sh", "-c", "test \"$GLIBC_TUNABLES\" = glibc.malloc.perturb=7" });
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+	unsetenv("GLIBC_TUNABLES");
 	// Without the option the program's environment has none of it.
-	status = status_of({ "run", "sh", "-c", "test -z \"$RAMCRYPT_SECURE_HEAP$LD_PRELOAD\"" });
+	status = status_of({ "run", "sh", "-c", "test -z \"$RAMCRYPT_SECURE_HEAP$LD_PRELOAD$GLIBC_TUNABLES\"" });
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 	setenv("RAMCRYPT_PRELOAD", "/nonexistent/ramcrypt-preload.so", 1);
 	EXPECT_EQ(run({ "run", "--secure-heap", "true" }), 125);

@@ -87,6 +87,8 @@ int main(int argc, char **argv)
 	while (fscanf(f, "%63s %8192s", name, hex) == 2) {
 		size_t n = strlen(hex) / 2;
 
+		/* Cleared first: the tail of a longer needle read before would match its pieces. */
+		memset(needle, 0, sizeof(needle));
 		for (size_t i = 0; i < n; i++)
 			sscanf(hex + 2 * i, "%2hhx", &needle[i]);
 		for (int m = 0; m < nm; m++) {
