@@ -28,6 +28,7 @@
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
@@ -113,7 +114,7 @@ void rc_keystore_load_end(void)
 	percpu_up_write(&rc_key_users);
 }
 
-static struct dentry *rc_debugfs_roundtrip;
+static struct dentry *rc_debugfs_roundtrip, *rc_debugfs_load_delay;
 static struct dentry *rc_debugfs_dir;	/* set only when the keystore made it */
 
 /*
@@ -318,12 +319,24 @@ static int rc_key_install(const u64 words[4], u64 source, bool must_match)
 	return ret;
 }
 
+/*
+ * debugfs selftest_key_load_delay_ms: a load sleeps this long before it touches the
+ * registers, so a test can put a protect inside the span between the caller's "no
+ * ciphertext yet" check and the new key (selftests/keystore.c,
+ * key_load_holds_off_encryption). 0 outside tests.
+ */
+static u32 rc_key_load_delay_ms;
+#define RC_KEY_LOAD_DELAY_MAX_MS 10000
+
 static int rc_key_load_words(const u8 key[RAMCRYPT_KEY_BYTES], bool reload)
 {
+	unsigned int delay = READ_ONCE(rc_key_load_delay_ms);
 	bool must_match;
 	u64 words[4];
 	int ret, i;
 
+	if (delay)
+		msleep(delay);
 	for (i = 0; i < 4; i++)
 		words[i] = get_unaligned_le64(key + 8 * i);
 	cpus_read_lock();
@@ -748,6 +761,22 @@ static const struct file_operations rc_roundtrip_fops = {
 	.llseek = noop_llseek,
 };
 
+static int rc_load_delay_get(void *data, u64 *val)
+{
+	*val = READ_ONCE(rc_key_load_delay_ms);
+	return 0;
+}
+
+static int rc_load_delay_set(void *data, u64 val)
+{
+	if (val > RC_KEY_LOAD_DELAY_MAX_MS)
+		return -EINVAL;
+	WRITE_ONCE(rc_key_load_delay_ms, val);
+	return 0;
+}
+
+DEFINE_DEBUGFS_ATTRIBUTE(rc_load_delay_fops, rc_load_delay_get, rc_load_delay_set, "%llu\n");
+
 /*
  * The file goes into the control plane's debugfs directory, so main.c calls this
  * after rc_control_init() and the uninit before rc_control_uninit(). Without that
@@ -767,12 +796,16 @@ void rc_keystore_debugfs_init(void)
 	}
 	rc_debugfs_roundtrip = debugfs_create_file("selftest_roundtrip", 0200, dir, NULL,
 						   &rc_roundtrip_fops);
+	rc_debugfs_load_delay = debugfs_create_file_unsafe("selftest_key_load_delay_ms", 0600,
+							   dir, NULL, &rc_load_delay_fops);
 }
 
 void rc_keystore_debugfs_uninit(void)
 {
 	debugfs_remove(rc_debugfs_roundtrip);
 	rc_debugfs_roundtrip = NULL;
+	debugfs_remove(rc_debugfs_load_delay);
+	rc_debugfs_load_delay = NULL;
 	debugfs_remove(rc_debugfs_dir);	/* only if it is ours */
 	rc_debugfs_dir = NULL;
 }
