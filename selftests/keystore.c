@@ -422,6 +422,67 @@ static void *race_load(void *arg)
 	return NULL;
 }
 
+/* Ciphertext is gone once its processes have exited: up to 2 s. 1: some is left. */
+static int wait_no_ciphertext(struct ramcrypt_status *st)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		if (key_status(st))
+			return -1;
+		if (!st->encrypted_pages)
+			return 0;
+		usleep(20 * 1000);
+	}
+	return 1;
+}
+
+/*
+ * One round: a child fills RACE_PAGES with data made from seed and waits; the
+ * protect (another thread) and the load (this one) start together, r->delay_us
+ * apart; then the child checks its data. Returns the child's wait status, -1 if the
+ * round could not be set up.
+ */
+static int race_round(struct race *r, uint64_t seed)
+{
+	int ready[2], go[2], status = -1;
+	pthread_t a;
+	char c;
+
+	if (pipe(ready))
+		return -1;
+	if (pipe(go))
+		goto out_ready;
+	r->pid = fork();
+	if (r->pid == 0) {
+		uint64_t *buf = malloc(RACE_PAGES * PAGE + PAGE);
+
+		buf = (uint64_t *)(((uintptr_t)buf + PAGE - 1) & ~(PAGE - 1));
+		fill(buf, RACE_PAGES, seed);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(2);
+		_exit(check(buf, RACE_PAGES, seed) ? 3 : 0);
+	}
+	if (r->pid < 0)
+		goto out_go;
+	if (read(ready[0], &c, 1) == 1 && !pthread_barrier_init(&r->go, NULL, 2)) {
+		if (!pthread_create(&a, NULL, race_protect, r)) {
+			race_load(r);
+			pthread_join(a, NULL);
+		}
+		pthread_barrier_destroy(&r->go);
+	}
+	if (write(go[1], "g", 1) != 1)
+		kill(r->pid, SIGKILL);
+	if (waitpid(r->pid, &status, 0) != r->pid)
+		status = -1;
+out_go:
+	close(go[0]);
+	close(go[1]);
+out_ready:
+	close(ready[0]);
+	close(ready[1]);
+	return status;
+}
+
 TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 {
 	int loaded = 0, refused = 0, corrupted = 0, round;
@@ -431,34 +492,14 @@ TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 	r.fd = rc_fd();
 	ASSERT_LE(0, r.fd);
 	for (round = 0; round < RACE_ROUNDS; round++) {
-		int ready[2], go[2], status, tries;
 		struct ramcrypt_status st;
-		pthread_t a, b;
-		char c;
+		int status;
 
 		for (int i = 0; i < RAMCRYPT_KEY_BYTES; i++)
 			r.key[i] = rand();
 		r.delay_us = delay + rand() % 200 - 100;
-		ASSERT_EQ(0, pipe(ready));
-		ASSERT_EQ(0, pipe(go));
-		r.pid = fork();
-		ASSERT_LE(0, r.pid);
-		if (r.pid == 0) {
-			uint64_t *buf = malloc(RACE_PAGES * PAGE + PAGE);
-
-			buf = (uint64_t *)(((uintptr_t)buf + PAGE - 1) & ~(PAGE - 1));
-			fill(buf, RACE_PAGES, round);
-			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
-				_exit(2);
-			_exit(check(buf, RACE_PAGES, round) ? 3 : 0);
-		}
-		ASSERT_EQ(1, read(ready[0], &c, 1));
-		ASSERT_EQ(0, pthread_barrier_init(&r.go, NULL, 2));
-		ASSERT_EQ(0, pthread_create(&a, NULL, race_protect, &r));
-		ASSERT_EQ(0, pthread_create(&b, NULL, race_load, &r));
-		pthread_join(a, NULL);
-		pthread_join(b, NULL);
-		pthread_barrier_destroy(&r.go);
+		status = race_round(&r, round);
+		ASSERT_LE(0, status);
 		ASSERT_EQ(0, r.protect_ret);
 		ASSERT_TRUE(r.load_ret == 0 || r.load_ret == -EBUSY || r.load_ret == -EKEYREJECTED)
 			TH_LOG("KEY_LOAD: %s", strerror(-r.load_ret));
@@ -474,21 +515,13 @@ TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 		if (step < 50)
 			step = 50;
 		delay += r.load_ret == 0 ? -step : step;
-		ASSERT_EQ(1, write(go[1], "g", 1));
-		ASSERT_EQ(r.pid, waitpid(r.pid, &status, 0));
 		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 			corrupted++;
 			TH_LOG("round %d: child status %#x after a key load that %s", round, status,
 			       r.load_ret ? "was refused" : "succeeded");
 		}
-		close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
 		/* The next load needs the ciphertext gone. */
-		for (tries = 0; tries < 50; tries++) {
-			ASSERT_EQ(0, key_status(&st));
-			if (!st.encrypted_pages)
-				break;
-			usleep(20 * 1000);
-		}
+		ASSERT_LE(0, wait_no_ciphertext(&st));
 	}
 	close(r.fd);
 	TH_LOG("%d rounds: key load took %d times, refused %d times; %d children lost data; "
@@ -509,50 +542,22 @@ TEST_F_TIMEOUT(suspend, key_load_races_protect, 600)
 
 TEST_F_TIMEOUT(suspend, key_load_holds_off_encryption, 120)
 {
-	int ready[2], go[2], status, tries;
 	struct ramcrypt_status st;
 	struct race r = {};
-	pthread_t a, b;
-	char c;
+	int status;
 
-	for (tries = 0; tries < 100; tries++) {
-		ASSERT_EQ(0, key_status(&st));
-		if (!st.encrypted_pages)
-			break;
-		usleep(20 * 1000);
-	}
-	ASSERT_EQ(0ULL, st.encrypted_pages) TH_LOG("ciphertext left from earlier tests");
+	ASSERT_EQ(0, wait_no_ciphertext(&st))
+		TH_LOG("%llu encrypted pages left from earlier tests", st.encrypted_pages);
 	ASSERT_EQ(0, write_file(LOAD_DELAY, "300")) TH_LOG("no %s in this module", LOAD_DELAY);
 	for (int i = 0; i < RAMCRYPT_KEY_BYTES; i++)
 		r.key[i] = rand();
 	r.delay_us = 50 * 1000;
 	r.fd = rc_fd();
 	ASSERT_LE(0, r.fd);
-	ASSERT_EQ(0, pipe(ready));
-	ASSERT_EQ(0, pipe(go));
-	r.pid = fork();
-	ASSERT_LE(0, r.pid);
-	if (r.pid == 0) {
-		uint64_t *buf = malloc(RACE_PAGES * PAGE + PAGE);
-
-		buf = (uint64_t *)(((uintptr_t)buf + PAGE - 1) & ~(PAGE - 1));
-		fill(buf, RACE_PAGES, 7);
-		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
-			_exit(2);
-		_exit(check(buf, RACE_PAGES, 7) ? 3 : 0);
-	}
-	ASSERT_EQ(1, read(ready[0], &c, 1));
-	ASSERT_EQ(0, pthread_barrier_init(&r.go, NULL, 2));
-	ASSERT_EQ(0, pthread_create(&a, NULL, race_protect, &r));
-	ASSERT_EQ(0, pthread_create(&b, NULL, race_load, &r));
-	pthread_join(a, NULL);
-	pthread_join(b, NULL);
-	pthread_barrier_destroy(&r.go);
+	status = race_round(&r, 7);
 	EXPECT_EQ(0, write_file(LOAD_DELAY, "0"));
-	ASSERT_EQ(1, write(go[1], "g", 1));
-	ASSERT_EQ(r.pid, waitpid(r.pid, &status, 0));
-	close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
 	close(r.fd);
+	ASSERT_LE(0, status);
 	EXPECT_EQ(0, r.protect_ret) TH_LOG("PROTECT: %s", strerror(-r.protect_ret));
 	/* The load started first, with no ciphertext anywhere: it must have taken. */
 	EXPECT_EQ(0, r.load_ret) TH_LOG("KEY_LOAD: %s", strerror(-r.load_ret));
