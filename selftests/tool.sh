@@ -350,6 +350,8 @@ test_protected_tool_output() {
 	# (selftests/emulator/setcc-fault.c); the harness needs QEMU 10, which does not.
 	bad=0
 	for i in 1 2 3 4 5; do
+		# A progress line each: at window 6 on the debug kernel a run takes minutes.
+		echo "# $name: run $i of 5"
 		rc_run run -- ramcrypt ps -J
 		json_doc "$tmp/out" || bad=$((bad + 1))
 	done
