@@ -397,6 +397,7 @@ struct race {
 	pid_t pid;
 	int fd, protect_ret, load_ret;
 	int delay_us;		/* > 0: the protect waits, < 0: the load waits */
+	long load_start_ms, load_end_ms, protect_end_ms;	/* now_ms() */
 	unsigned char key[RAMCRYPT_KEY_BYTES];
 };
 
@@ -408,6 +409,7 @@ static void *race_protect(void *arg)
 	if (r->delay_us > 0)
 		usleep(r->delay_us);
 	r->protect_ret = protect(r->fd, r->pid, 0, RAMCRYPT_MIN_WINDOW);
+	r->protect_end_ms = now_ms();
 	return NULL;
 }
 
@@ -418,7 +420,9 @@ static void *race_load(void *arg)
 	pthread_barrier_wait(&r->go);
 	if (r->delay_us < 0)
 		usleep(-r->delay_us);
+	r->load_start_ms = now_ms();
 	r->load_ret = key_load(r->key);
+	r->load_end_ms = now_ms();
 	return NULL;
 }
 
@@ -439,11 +443,12 @@ static int wait_no_ciphertext(struct ramcrypt_status *st)
  * One round: a child fills RACE_PAGES with data made from seed and waits; the
  * protect (another thread) and the load (this one) start together, r->delay_us
  * apart; then the child checks its data. Returns the child's wait status, -1 if the
- * round could not be set up.
+ * round could not be set up or the two did not run.
  */
 static int race_round(struct race *r, uint64_t seed)
 {
 	int ready[2], go[2], status = -1;
+	bool raced = false;
 	pthread_t a;
 	char c;
 
@@ -467,12 +472,13 @@ static int race_round(struct race *r, uint64_t seed)
 		if (!pthread_create(&a, NULL, race_protect, r)) {
 			race_load(r);
 			pthread_join(a, NULL);
+			raced = true;
 		}
 		pthread_barrier_destroy(&r->go);
 	}
 	if (write(go[1], "g", 1) != 1)
 		kill(r->pid, SIGKILL);
-	if (waitpid(r->pid, &status, 0) != r->pid)
+	if (waitpid(r->pid, &status, 0) != r->pid || !raced)
 		status = -1;
 out_go:
 	close(go[0]);
@@ -561,6 +567,11 @@ TEST_F_TIMEOUT(suspend, key_load_holds_off_encryption, 120)
 	EXPECT_EQ(0, r.protect_ret) TH_LOG("PROTECT: %s", strerror(-r.protect_ret));
 	/* The load started first, with no ciphertext anywhere: it must have taken. */
 	EXPECT_EQ(0, r.load_ret) TH_LOG("KEY_LOAD: %s", strerror(-r.load_ret));
+	/* The hook held the load, and the protect, started inside it, waited for it. */
+	EXPECT_LE(250, r.load_end_ms - r.load_start_ms);
+	EXPECT_LE(r.load_end_ms, r.protect_end_ms)
+		TH_LOG("the protect returned %ld ms before the key load ended",
+		       r.load_end_ms - r.protect_end_ms);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		TH_LOG("child status %#x: its pages were encrypted under the key being replaced",
 		       status);
