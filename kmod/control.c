@@ -322,7 +322,7 @@ static bool rc_sysctl_valid(void *data, unsigned long v)
 		return v <= totalram_pages();
 	if (data == &rc_allow_suspend_uint || data == &rc_allow_swap)
 		return v <= 1;
-	if (data == &rc_max_plain_age_ms)
+	if (data == &rc_max_plain_age_ms || data == &rc_secret_plain_age_ms)
 		return v <= RC_SCAN_MAX_MS;
 	return false;
 }
@@ -386,6 +386,7 @@ static struct ctl_table rc_sysctl_table[] = {
 	RC_SYSCTL("allow_suspend", rc_allow_suspend_uint),
 	RC_SYSCTL("allow_swap", rc_allow_swap),
 	RC_SYSCTL("max_plain_age_ms", rc_max_plain_age_ms),
+	RC_SYSCTL("secret_plain_age_ms", rc_secret_plain_age_ms),
 	RC_SYSCTL_SENTINEL
 };
 

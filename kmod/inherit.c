@@ -62,6 +62,7 @@ struct rc_inherit *rc_inherit_alloc(struct rc_mm *rc, gfp_t gfp, bool with_regio
 	in->p.window = READ_ONCE(rc->win[RC_TIER_ORD].window);
 	in->p.secret_window = rc->win[RC_TIER_SECRET].window;
 	in->p.max_plain_age_ms = rc->max_plain_age_ms;
+	in->p.secret_plain_age_ms = rc->secret_plain_age_ms;
 	/* A fork child has the same memory, so the same secrets; an exec has neither. */
 	if (with_regions) {
 		in->secret = rc_regions_dup(&rc->secret, gfp);

@@ -63,6 +63,7 @@ unsigned int rc_max_window = 1024;
 unsigned int rc_scan_interval_ms = 1000;
 unsigned int rc_allow_swap;
 unsigned int rc_max_plain_age_ms = 1000;
+unsigned int rc_secret_plain_age_ms = 20;
 
 static DEFINE_MUTEX(rc_procs_mutex);	/* protect/unprotect against each other */
 DEFINE_SPINLOCK(rc_hash_lock);
@@ -252,8 +253,10 @@ int rc_protect_mm(struct mm_struct *mm, struct pid *tgid,
 	spin_lock_init(&rc->pend_lock);
 	INIT_LIST_HEAD(&rc->scan_node);
 	INIT_DELAYED_WORK(&rc->kick, rc_kick_fn);
+	INIT_DELAYED_WORK(&rc->secret_expiry, rc_secret_expiry_fn);
 	rc->flags = p->flags;
 	rc->max_plain_age_ms = p->max_plain_age_ms;
+	rc->secret_plain_age_ms = p->secret_plain_age_ms;
 	rc->pid = get_pid(tgid);
 	task = get_pid_task(tgid, PIDTYPE_PID);
 	if (task) {
@@ -543,6 +546,7 @@ int rc_procs_protect(pid_t pid, const struct ramcrypt_protect *req)
 		.window = req->window ?: READ_ONCE(rc_default_window),
 		.secret_window = req->secret_window ?: RAMCRYPT_MIN_SECRET_WINDOW,
 		.max_plain_age_ms = req->max_plain_age_ms,
+		.secret_plain_age_ms = req->secret_plain_age_ms,
 	};
 	struct mm_struct *mm;
 	struct pid *tgid;
@@ -551,7 +555,9 @@ int rc_procs_protect(pid_t pid, const struct ramcrypt_protect *req)
 	if (req->flags & ~RAMCRYPT_PROTECT_FLAGS ||
 	    memchr_inv(req->reserved, 0, sizeof(req->reserved)) ||
 	    req->max_plain_age_ms > RAMCRYPT_PLAIN_AGE_MAX_MS ||
-	    (req->max_plain_age_ms && !(req->flags & RAMCRYPT_PROTECT_PLAIN_AGE)))
+	    (req->max_plain_age_ms && !(req->flags & RAMCRYPT_PROTECT_PLAIN_AGE)) ||
+	    req->secret_plain_age_ms > RAMCRYPT_PLAIN_AGE_MAX_MS ||
+	    (req->secret_plain_age_ms && !(req->flags & RAMCRYPT_PROTECT_SECRET_AGE)))
 		return -EINVAL;
 	if (!rc_window_valid(p.window) || !rc_secret_window_valid(p.secret_window))
 		return -EINVAL;

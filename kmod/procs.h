@@ -34,6 +34,7 @@ extern unsigned int rc_max_window;
 extern unsigned int rc_scan_interval_ms;
 extern unsigned int rc_allow_swap;	/* protect even where plaintext can swap */
 extern unsigned int rc_max_plain_age_ms;	/* idle expiry of window pages, 0: off */
+extern unsigned int rc_secret_plain_age_ms;	/* expiry of the secret window, 0: as above */
 /* Re-arm the scanner after scan_interval_ms changed. */
 void rc_procs_scanner_kick(void);
 

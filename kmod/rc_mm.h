@@ -63,6 +63,7 @@ struct rc_params {
 	unsigned int window;		/* ordinary tier */
 	unsigned int secret_window;
 	unsigned int max_plain_age_ms;	/* with RAMCRYPT_PROTECT_PLAIN_AGE */
+	unsigned int secret_plain_age_ms; /* with RAMCRYPT_PROTECT_SECRET_AGE */
 };
 
 
@@ -73,9 +74,11 @@ struct rc_mm {
 	struct rcu_head rcu;
 	struct list_head scan_node;	/* the scanner's private list */
 	struct delayed_work kick;	/* a full pass soon: rc_mm_kick() */
+	struct delayed_work secret_expiry; /* the secret window's age: rc_secret_expiry_fn() */
 	struct pid *pid;		/* thread group, for list/stats */
 	u64 flags;			/* RAMCRYPT_PROTECT_* */
 	unsigned int max_plain_age_ms;	/* with RAMCRYPT_PROTECT_PLAIN_AGE */
+	unsigned int secret_plain_age_ms; /* with RAMCRYPT_PROTECT_SECRET_AGE */
 	int saved_dumpable;
 	bool dead;			/* unhashed; under rc_hash_lock */
 	bool exec_handled;		/* INHERIT_EXEC passed on (xchg) */
@@ -136,6 +139,8 @@ void rc_window_install(struct rc_win *win, unsigned long *buf, unsigned int wind
 unsigned long rc_fifo_pop(struct rc_win *win);
 void rc_fifo_push(struct rc_win *win, unsigned long addr);
 void rc_fifo_expire(struct rc_mm *rc);
+unsigned int rc_plain_age_ms(struct rc_mm *rc, int tier);
+void rc_secret_expiry_fn(struct work_struct *work);
 void rc_fifo_drop_range(struct rc_win *win, unsigned long start, unsigned long end);
 unsigned long rc_mm_pass(struct rc_mm *rc, struct mm_struct *mm,
 			 unsigned long addr, unsigned long end);

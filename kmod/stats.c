@@ -70,8 +70,8 @@ int rc_procs_stats(pid_t pid, struct ramcrypt_proc_stats *st)
 	st->secret_window = rc->win[RC_TIER_SECRET].window;
 	mutex_unlock(&rc->lock);
 	st->secret_window_pages = secret;
-	st->max_plain_age_ms = rc->flags & RAMCRYPT_PROTECT_PLAIN_AGE ?
-			       rc->max_plain_age_ms : READ_ONCE(rc_max_plain_age_ms);
+	st->max_plain_age_ms = rc_plain_age_ms(rc, RC_TIER_ORD);
+	st->secret_plain_age_ms = rc_plain_age_ms(rc, RC_TIER_SECRET);
 
 	st->state = 0;
 	if (rc->flags & RAMCRYPT_PROTECT_INHERIT_EXEC)

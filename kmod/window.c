@@ -11,7 +11,9 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/sched/mm.h>
 #include <linux/sort.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "pages.h"
@@ -137,26 +139,59 @@ void rc_fifo_drop_range(struct rc_win *win, unsigned long start, unsigned long e
 }
 
 /*
- * Idle expiry: drop from both windows the pages that came in max_plain_age_ms ago
- * or more (the process's own age, or the sysctl's); the caller's pass then encrypts
- * them. A page in use without faulting again is dropped too and costs one window
- * miss per max_plain_age_ms: whether a present page was touched cannot be seen
- * without a fault. So an idle process holds no plaintext after max_plain_age_ms
- * plus one scanner interval. rc->lock held.
+ * How long a page of a tier stays plaintext after its fault, in ms (0: no limit).
+ * The ordinary tier: max_plain_age_ms, the process's own or the sysctl's. The
+ * secret tier: secret_plain_age_ms (the process's or the sysctl's; 0: as the
+ * ordinary tier), never longer than the ordinary tier's.
+ */
+unsigned int rc_plain_age_ms(struct rc_mm *rc, int tier)
+{
+	unsigned int ord = rc->flags & RAMCRYPT_PROTECT_PLAIN_AGE ? rc->max_plain_age_ms :
+			   READ_ONCE(rc_max_plain_age_ms);
+	unsigned int sec = rc->flags & RAMCRYPT_PROTECT_SECRET_AGE ? rc->secret_plain_age_ms :
+			   READ_ONCE(rc_secret_plain_age_ms);
+
+	if (tier == RC_TIER_ORD || !sec)
+		return ord;
+	return ord ? min(ord, sec) : sec;
+}
+
+/*
+ * Drop from win the pages that came in ms ago or more: all of them, or with out,
+ * at most RC_PEND, put in out[].
+ */
+static unsigned int rc_fifo_expire_tier(struct rc_win *win, unsigned int ms,
+					unsigned long *out)
+{
+	unsigned long age = msecs_to_jiffies(ms);
+	unsigned int n = 0;
+
+	if (!ms)
+		return 0;
+	while (win->fifo_count && (!out || n < RC_PEND) &&
+	       time_after_eq(jiffies, win->fifo_time[win->fifo_head] + age)) {
+		unsigned long addr = rc_fifo_pop(win);
+
+		if (out)
+			out[n++] = addr;
+	}
+	return n;
+}
+
+/*
+ * Idle expiry: drop from both windows the pages that came in their tier's age ago
+ * or more (rc_plain_age_ms()); the caller's pass then encrypts them. A page in use
+ * without faulting again is dropped too and costs one window miss per age: whether
+ * a present page was touched cannot be seen without a fault. So an idle process
+ * holds no plaintext after max_plain_age_ms plus one scanner interval (its secret
+ * pages: rc_secret_expiry_fn()). rc->lock held.
  */
 void rc_fifo_expire(struct rc_mm *rc)
 {
-	unsigned int ms = rc->flags & RAMCRYPT_PROTECT_PLAIN_AGE ? rc->max_plain_age_ms :
-			  READ_ONCE(rc_max_plain_age_ms);
-	unsigned long age = msecs_to_jiffies(ms);
-	struct rc_win *win;
+	int tier;
 
-	if (!age)
-		return;
-	for (win = rc->win; win < rc->win + RC_TIERS; win++)
-		while (win->fifo_count &&
-		       time_after_eq(jiffies, win->fifo_time[win->fifo_head] + age))
-			rc_fifo_pop(win);
+	for (tier = 0; tier < RC_TIERS; tier++)
+		rc_fifo_expire_tier(&rc->win[tier], rc_plain_age_ms(rc, tier), NULL);
 }
 
 /* Is addr in either window? */
@@ -256,6 +291,76 @@ static void rc_encrypt_evicted(struct rc_mm *rc, struct vm_area_struct *vma,
 }
 
 /*
+ * Encrypt the pages at evicted[0..n), which left the windows. rc->lock and the
+ * mmap lock are held.
+ */
+static void rc_encrypt_left_window(struct rc_mm *rc, struct mm_struct *mm,
+				   const unsigned long *evicted, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct vm_area_struct *vma = find_vma(mm, evicted[i]);
+
+		/* Faulted again within this batch: still in the window. */
+		if (rc_in_window(rc, evicted[i]) || !vma || vma->vm_start > evicted[i])
+			continue;
+		/* Still a THP (another thread faulted it in meanwhile)? */
+		if (rc_pages_is_huge(vma, evicted[i]))
+			rc_mm_pass(rc, mm, evicted[i] & HPAGE_PMD_MASK,
+				   (evicted[i] & HPAGE_PMD_MASK) + HPAGE_PMD_SIZE);
+		else
+			rc_encrypt_evicted(rc, vma, evicted[i]);
+	}
+}
+
+/*
+ * The secret window's age is short (20 ms by default): a key read once per request
+ * is re-encrypted that long after its fault, not a scanner interval later. So the
+ * oldest secret page has a timer of its own. rc->lock held; a queued work holds a
+ * reference. One already queued fires no later than this one would.
+ */
+static void rc_secret_expiry_arm(struct rc_mm *rc)
+{
+	struct rc_win *win = &rc->win[RC_TIER_SECRET];
+	unsigned int ms = rc_plain_age_ms(rc, RC_TIER_SECRET);
+	unsigned long due;
+
+	if (!ms || !win->fifo_count || READ_ONCE(rc->dead))
+		return;
+	due = win->fifo_time[win->fifo_head] + msecs_to_jiffies(ms);
+	kref_get(&rc->ref);
+	if (!queue_delayed_work(system_unbound_wq, &rc->secret_expiry,
+				time_after(due, jiffies) ? due - jiffies : 0))
+		rc_mm_put(rc);	/* already queued; the caller holds a reference */
+}
+
+void rc_secret_expiry_fn(struct work_struct *work)
+{
+	struct rc_mm *rc = container_of(to_delayed_work(work), struct rc_mm, secret_expiry);
+	struct mm_struct *mm = rc->mn.mm;
+	unsigned int n;
+
+	if (mmget_not_zero(mm)) {
+		mutex_lock(&rc->lock);
+		if (!READ_ONCE(rc->dead)) {
+			n = rc_fifo_expire_tier(&rc->win[RC_TIER_SECRET],
+						rc_plain_age_ms(rc, RC_TIER_SECRET),
+						rc->upd_evicted);
+			if (n) {
+				mmap_read_lock(mm);
+				rc_encrypt_left_window(rc, mm, rc->upd_evicted, n);
+				mmap_read_unlock(mm);
+			}
+			rc_secret_expiry_arm(rc);
+		}
+		mutex_unlock(&rc->lock);
+		mmput(mm);
+	}
+	rc_mm_put(rc);
+}
+
+/*
  * Bring the windows up to date with the current task's faults recorded since its
  * last call and encrypt what fell out of them. Each page goes to its own tier's
  * window and evicts only from that one, so a busy ordinary tier never pushes a
@@ -304,22 +409,10 @@ void rc_mm_update(struct rc_mm *rc, struct mm_struct *mm, bool full)
 		/* A THP fault made 511 more pages present than it recorded. */
 		for (i = 0; i < nhuge; i++)
 			rc_mm_pass(rc, mm, huge[i], huge[i] + HPAGE_PMD_SIZE);
-		for (i = 0; i < nevict; i++) {
-			struct vm_area_struct *vma = find_vma(mm, evicted[i]);
-
-			/* Faulted again within this batch: still in the window. */
-			if (rc_in_window(rc, evicted[i]) || !vma ||
-			    vma->vm_start > evicted[i])
-				continue;
-			/* Still a THP (another thread faulted it in meanwhile)? */
-			if (rc_pages_is_huge(vma, evicted[i]))
-				rc_mm_pass(rc, mm, evicted[i] & HPAGE_PMD_MASK,
-					   (evicted[i] & HPAGE_PMD_MASK) + HPAGE_PMD_SIZE);
-			else
-				rc_encrypt_evicted(rc, vma, evicted[i]);
-		}
+		rc_encrypt_left_window(rc, mm, evicted, nevict);
 	}
 	mmap_read_unlock(mm);
+	rc_secret_expiry_arm(rc);
 out:
 	mutex_unlock(&rc->lock);
 }

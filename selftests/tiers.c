@@ -5,7 +5,8 @@
  * after every phase of a workload: plaintext in secret regions <= the secret window,
  * the rest <= the ordinary window, and the ordinary window really used; a range
  * marked after use leaves the ordinary window at once; a fork child keeps its
- * parent's regions; the process's own idle expiry; every bad argument refused.
+ * parent's regions; the process's own idle expiry; the secret tier's own age, on
+ * its own timer; every bad argument refused.
  * Runs as root in the test guest with ramcrypt.ko loaded (scripts/guest-run).
  */
 #define _GNU_SOURCE
@@ -28,15 +29,22 @@
 #define NBUF		600	/* ordinary buffer, pages: more than BIG */
 #define NSECRET		16	/* secret region, pages: more than any secret window */
 
-static int protect2(int fd, uint64_t window, uint64_t secret_window, uint64_t flags,
-		    uint64_t age_ms)
+static int protect3(int fd, uint64_t window, uint64_t secret_window, uint64_t flags,
+		    uint64_t age_ms, uint64_t secret_age_ms)
 {
 	struct ramcrypt_protect p = {
 		.pid = 0, .flags = flags, .window = window,
 		.secret_window = secret_window, .max_plain_age_ms = age_ms,
+		.secret_plain_age_ms = secret_age_ms,
 	};
 
 	return ioctl(fd, RAMCRYPT_IOC_PROTECT, &p) ? -errno : 0;
+}
+
+static int protect2(int fd, uint64_t window, uint64_t secret_window, uint64_t flags,
+		    uint64_t age_ms)
+{
+	return protect3(fd, window, secret_window, flags, age_ms, 0);
 }
 
 static int mark(int fd, void *addr, uint64_t len)
@@ -237,19 +245,22 @@ TEST_F_TIMEOUT(tiers, fork_keeps_regions, 300)
 }
 
 /*
- * --max-plain-age per process: with the sysctl off, a process protected with its
+ * --max-plain-age per process: with the sysctls off, a process protected with its
  * own 300 ms age holds no plaintext in either tier after ~1 s idle; one protected
  * without it (the control, same run) keeps its window.
  */
 TEST_F_TIMEOUT(tiers, own_plain_age_expires_both_tiers, 300)
 {
 	const char *agef = "/proc/sys/ramcrypt/max_plain_age_ms";
+	const char *sagef = "/proc/sys/ramcrypt/secret_plain_age_ms";
 	const char *scanf_ = "/proc/sys/ramcrypt/scan_interval_ms";
-	char age0[32], scan0[32];
+	char age0[32], sage0[32], scan0[32];
 
 	ASSERT_EQ(0, read_file(agef, age0, sizeof(age0)));
+	ASSERT_EQ(0, read_file(sagef, sage0, sizeof(sage0)));
 	ASSERT_EQ(0, read_file(scanf_, scan0, sizeof(scan0)));
 	ASSERT_EQ(0, write_file(agef, "0"));
+	ASSERT_EQ(0, write_file(sagef, "0"));
 	ASSERT_EQ(0, write_file(scanf_, "100"));
 	for (int own = 1; own >= 0; own--) {
 		int ready[2], go[2], status;
@@ -302,6 +313,100 @@ TEST_F_TIMEOUT(tiers, own_plain_age_expires_both_tiers, 300)
 		close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
 	}
 	write_file(agef, age0);
+	write_file(sagef, sage0);
+	write_file(scanf_, scan0);
+}
+
+/*
+ * The secret tier's own age (ABI 5) is kept by a timer of its own, not by the
+ * scanner: with the scanner an hour away and no idle expiry for ordinary pages, a
+ * child's secret pages are ciphertext again soon after the age while its ordinary
+ * pages stay in their window. Four children in one run: its own age of 50 ms; the
+ * sysctl's (set to 40); its own age 0, meaning "as the ordinary tier", i.e. never
+ * (the control: the secret pages stay); and its own 500 ms capped by a 100 ms
+ * ordinary age (reported only). Each child reads its data back at the end.
+ */
+TEST_F_TIMEOUT(tiers, secret_age_expires_secret_tier_alone, 300)
+{
+	static const struct {
+		const char *what;
+		uint64_t flags, age, secret_age, want_age;
+		bool expires;
+	} cases[] = {
+		{ "own secret age 50 ms", RAMCRYPT_PROTECT_SECRET_AGE, 0, 50, 50, true },
+		{ "sysctl secret age 40 ms", 0, 0, 0, 40, true },
+		{ "own secret age 0 (control)", RAMCRYPT_PROTECT_SECRET_AGE, 0, 0, 0, false },
+		{ "own 500 ms under own plain age 100 ms",
+		  RAMCRYPT_PROTECT_SECRET_AGE | RAMCRYPT_PROTECT_PLAIN_AGE, 100, 500, 100, true },
+	};
+	const char *agef = "/proc/sys/ramcrypt/max_plain_age_ms";
+	const char *sagef = "/proc/sys/ramcrypt/secret_plain_age_ms";
+	const char *scanf_ = "/proc/sys/ramcrypt/scan_interval_ms";
+	char age0[32], sage0[32], scan0[32];
+
+	ASSERT_EQ(0, read_file(agef, age0, sizeof(age0)));
+	ASSERT_EQ(0, read_file(sagef, sage0, sizeof(sage0)));
+	ASSERT_EQ(0, read_file(scanf_, scan0, sizeof(scan0)));
+	ASSERT_EQ(0, write_file(agef, "0"));
+	ASSERT_EQ(0, write_file(sagef, "40"));
+	ASSERT_EQ(0, write_file(scanf_, "3600000"));
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		int ready[2], go[2], status;
+		struct ramcrypt_proc_stats st;
+		long ms;
+		pid_t pid;
+		char c;
+
+		ASSERT_EQ(0, pipe(ready));
+		ASSERT_EQ(0, pipe(go));
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			uint64_t *secret = map_pages(NSECRET), *buf = map_pages(64);
+
+			if (!secret || !buf)
+				_exit(1);
+			if (protect3(self->fd, BIG, 0, cases[k].flags, cases[k].age,
+				     cases[k].secret_age))
+				_exit(2);
+			if (mark(self->fd, secret, NSECRET * PAGE))
+				_exit(3);
+			touch(buf, 64, 8);
+			touch(secret, NSECRET, 7);
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+				_exit(4);
+			_exit(verify(secret, NSECRET, 7) || verify(buf, 64, 8) ? 5 : 0);
+		}
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+		ASSERT_EQ(0, proc_stats(self->fd, pid, &st));
+		TH_LOG("%s: just touched: secret %llu, ordinary %llu plaintext", cases[k].what,
+		       st.secret_window_pages, st.window_pages - st.secret_window_pages);
+		for (ms = 0; ms < 1000; ms += 10) {
+			ASSERT_EQ(0, proc_stats(self->fd, pid, &st));
+			if (!st.secret_window_pages)
+				break;
+			usleep(10 * 1000);
+		}
+		TH_LOG("%s: secret_plain_age_ms %llu; after %ld ms: secret %llu, ordinary %llu plaintext",
+		       cases[k].what, st.secret_plain_age_ms, ms, st.secret_window_pages,
+		       st.window_pages - st.secret_window_pages);
+		EXPECT_EQ(cases[k].want_age, st.secret_plain_age_ms);
+		if (cases[k].expires) {
+			EXPECT_EQ(0, st.secret_window_pages);
+		} else {
+			EXPECT_EQ(RAMCRYPT_MIN_SECRET_WINDOW, st.secret_window_pages);
+		}
+		/* The ordinary tier keeps its pages (no idle expiry for it but case 4's). */
+		if (!cases[k].age)
+			EXPECT_LE(60, st.window_pages - st.secret_window_pages);
+		ASSERT_EQ(1, write(go[1], "g", 1));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			TH_LOG("child status 0x%x", status);
+		close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
+	}
+	write_file(agef, age0);
+	write_file(sagef, sage0);
 	write_file(scanf_, scan0);
 }
 
@@ -332,6 +437,9 @@ TEST_F(tiers, bad_arguments)
 	EXPECT_EQ(-EINVAL, protect2(self->fd, 0, 0, 0, 300));	/* age without the flag */
 	EXPECT_EQ(-EINVAL, protect2(self->fd, 0, 0, RAMCRYPT_PROTECT_PLAIN_AGE,
 				    RAMCRYPT_PLAIN_AGE_MAX_MS + 1));
+	EXPECT_EQ(-EINVAL, protect3(self->fd, 0, 0, 0, 0, 20));	/* secret age, no flag */
+	EXPECT_EQ(-EINVAL, protect3(self->fd, 0, 0, RAMCRYPT_PROTECT_SECRET_AGE, 0,
+				    RAMCRYPT_PLAIN_AGE_MAX_MS + 1));
 	p.reserved[1] = 1;
 	errno = 0;
 	EXPECT_EQ(-1, ioctl(self->fd, RAMCRYPT_IOC_PROTECT, &p));
@@ -341,6 +449,7 @@ TEST_F(tiers, bad_arguments)
 	ASSERT_EQ(0, protect2(self->fd, 0, 0, 0, 0));
 	ASSERT_EQ(0, proc_stats(self->fd, 0, &st));
 	EXPECT_EQ(RAMCRYPT_MIN_SECRET_WINDOW, st.secret_window);
+	EXPECT_EQ(20, st.secret_plain_age_ms) TH_LOG("the sysctl's default");
 
 	EXPECT_EQ(-EINVAL, mark(self->fd, buf, 0));
 	EXPECT_EQ(-EINVAL, mark(self->fd, (char *)buf + 1, PAGE));

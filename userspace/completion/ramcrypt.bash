@@ -36,25 +36,25 @@ _ramcrypt()
 		for ((i = 2; i < cword; i++)); do
 			case ${words[i]} in
 			--) _command_offset $((i + 1)); return ;;
-			--window|--secret-window|--max-plain-age|--secret|--keyring) ((i++)) ;;
+			--window|--secret-window|--max-plain-age|--secret-age|--secret|--keyring) ((i++)) ;;
 			-*) ;;
 			*) _command_offset $i; return ;;
 			esac
 		done
-		[[ $prev == --window || $prev == --secret-window || $prev == --max-plain-age ||
+		[[ $prev == --window || $prev == --secret-window || $prev == --max-plain-age || $prev == --secret-age ||
 			$prev == --secret ]] && return
 		[[ $prev == --keyring ]] && { COMPREPLY=($(compgen -W "@u @s @p" -- "$cur")); return; }
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--window --secret-window --max-plain-age --secure-heap
+			COMPREPLY=($(compgen -W "--window --secret-window --max-plain-age --secret-age --secure-heap
 				--secret --keyring -- --help" -- "$cur"))
 		else
 			_command_offset $cword
 		fi
 		;;
 	protect)
-		[[ $prev == --window || $prev == --secret-window || $prev == --max-plain-age ]] && return
+		[[ $prev == --window || $prev == --secret-window || $prev == --max-plain-age || $prev == --secret-age ]] && return
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--window --secret-window --max-plain-age --inherit-exec
+			COMPREPLY=($(compgen -W "--window --secret-window --max-plain-age --secret-age --inherit-exec
 				--help" -- "$cur"))
 		else
 			_ramcrypt_pids

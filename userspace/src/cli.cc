@@ -84,11 +84,11 @@ private:
 	std::string secret_file_;
 	CLI::Option *window_opt_ = nullptr, *protect_window_opt_ = nullptr, *iterations_opt_ = nullptr;
 	// run's and protect's: the same values, either command's options.
-	std::vector<CLI::Option *> secret_window_opts_, age_opts_;
+	std::vector<CLI::Option *> secret_window_opts_, age_opts_, secret_age_opts_;
 	bool show_version_ = false;
 	bool unprotect_all_ = false;
 
-	std::string window_, secret_window_, max_age_;
+	std::string window_, secret_window_, max_age_, secret_age_;
 	std::vector<std::string> pids_;
 	bool inherit_exec_ = false;
 	std::string set_pid_, set_window_value_;
@@ -128,14 +128,18 @@ void Cli::build()
 		" (default " + std::to_string(RAMCRYPT_MIN_SECRET_WINDOW) + ")";
 	const std::string age_help = "Re-encrypt a plaintext page idle this long, 0 never "
 				     "(default: the sysctl max_plain_age_ms)";
+	const std::string secret_age_help = "Re-encrypt a secret-region page this long after it was decrypted,"
+					    " 0 as --max-plain-age (default: the sysctl secret_plain_age_ms)";
 	auto tier_options = [&](CLI::App *app) {
 		secret_window_opts_.push_back(
 			app->add_option("--secret-window", secret_window_, secret_window_help)->type_name("N"));
 		age_opts_.push_back(app->add_option("--max-plain-age", max_age_, age_help)->type_name("MS"));
+		secret_age_opts_.push_back(
+			app->add_option("--secret-age", secret_age_, secret_age_help)->type_name("MS"));
 	};
 
 	run_ = command(&app_, "run", "Run COMMAND protected from its first instruction",
-		       "run [--window N] [--secret-window N] [--max-plain-age MS] [--secure-heap[=SIZE]] "
+		       "run [--window N] [--secret-window N] [--max-plain-age MS] [--secret-age MS] [--secure-heap[=SIZE]] "
 		       "[--secret NAME[=VAR[:hex]]]... [--keyring K] [--] COMMAND [ARGS...]");
 	window_opt_ = run_->add_option("--window", window_, window_help)
 			      ->type_name("N");
@@ -158,7 +162,7 @@ void Cli::build()
 		     "executed, 127 if it is not found.");
 
 	protect_ = command(&app_, "protect", "Protect running processes",
-			   "protect [--window N] [--secret-window N] [--max-plain-age MS] [--inherit-exec] PID...");
+			   "protect [--window N] [--secret-window N] [--max-plain-age MS] [--secret-age MS] [--inherit-exec] PID...");
 	protect_->add_option("PID", pids_, "Processes to protect")->type_name("");
 	protect_window_opt_ = protect_->add_option("--window", window_,
 						   window_help)
@@ -308,6 +312,14 @@ std::string age_error(const std::string &arg, std::uint64_t &ms)
 	       std::to_string(RAMCRYPT_PLAIN_AGE_MAX_MS);
 }
 
+std::string secret_age_error(const std::string &arg, std::uint64_t &ms)
+{
+	if (parse_u64(arg, ms) && ms <= RAMCRYPT_PLAIN_AGE_MAX_MS)
+		return {};
+	return "invalid secret age '" + arg + "': must be milliseconds, 0 (as --max-plain-age) to " +
+	       std::to_string(RAMCRYPT_PLAIN_AGE_MAX_MS);
+}
+
 bool given(const std::vector<CLI::Option *> &opts)
 {
 	return std::any_of(opts.begin(), opts.end(), [](const CLI::Option *o) { return o->count() > 0; });
@@ -345,6 +357,10 @@ int Cli::dispatch()
 	if (error.empty() && given(age_opts_)) {
 		error = age_error(max_age_, popt.max_plain_age_ms);
 		popt.plain_age = true;
+	}
+	if (error.empty() && given(secret_age_opts_)) {
+		error = secret_age_error(secret_age_, popt.secret_plain_age_ms);
+		popt.secret_age = true;
 	}
 	if (!error.empty())
 		return usage_error(error);

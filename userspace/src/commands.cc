@@ -308,6 +308,10 @@ ramcrypt_protect protect_request(const ProtectOptions &opt)
 		p.flags |= RAMCRYPT_PROTECT_PLAIN_AGE;
 		p.max_plain_age_ms = opt.max_plain_age_ms;
 	}
+	if (opt.secret_age) {
+		p.flags |= RAMCRYPT_PROTECT_SECRET_AGE;
+		p.secret_plain_age_ms = opt.secret_plain_age_ms;
+	}
 	return p;
 }
 

@@ -50,6 +50,8 @@ struct ProtectOptions {
 	std::uint64_t secret_window = 0;	// secret tier, 0: RAMCRYPT_MIN_SECRET_WINDOW
 	bool plain_age = false;			// max_plain_age_ms is the process's own
 	std::uint64_t max_plain_age_ms = 0;	// with plain_age; 0: no idle expiry
+	bool secret_age = false;		// secret_plain_age_ms is the process's own
+	std::uint64_t secret_plain_age_ms = 0;	// with secret_age; 0: as max_plain_age_ms
 	bool inherit_exec = false;		// protect only; run always inherits
 	std::uint64_t secure_heap = 0;		// run only: OpenSSL secure heap bytes, 0: none
 };

@@ -52,6 +52,8 @@ const PsColumn ps_table[] = {
 	  [](const PsRow &r) { return Json(r.stats.secret_regions); } },
 	{ "MAX_PLAIN_AGE_MS", false, true, "idle expiry in force, ms (0: none)",
 	  [](const PsRow &r) { return Json(r.stats.max_plain_age_ms); } },
+	{ "SECRET_PLAIN_AGE_MS", false, true, "expiry of the secret window in force, ms (0: none; module ABI 5)",
+	  [](const PsRow &r) { return Json(r.stats.secret_plain_age_ms); } },
 	{ "ENCRYPTED_PAGES", true, true, "pages held as ciphertext now",
 	  [](const PsRow &r) { return Json(r.stats.encrypted_pages); } },
 	{ "FAULTS", true, true, "user page faults seen", [](const PsRow &r) { return Json(r.stats.faults); } },

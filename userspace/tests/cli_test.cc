@@ -112,6 +112,7 @@ protected:
 		st.secret_window_pages = 1;
 		st.secret_regions = 1;
 		st.max_plain_age_ms = 1000;
+		st.secret_plain_age_ms = 20;
 		st.encrypted_pages = 120;
 		st.faults = 5000;
 		st.encryptions = 4000;
@@ -292,6 +293,13 @@ TEST_F(CliTest, ProtectSendsTierOptions)
 	EXPECT_EQ(mod_.protects[1].flags, RAMCRYPT_PROTECT_PLAIN_AGE | RAMCRYPT_PROTECT_INHERIT_EXEC);
 	EXPECT_EQ(mod_.protects[1].max_plain_age_ms, 0u);
 	EXPECT_EQ(mod_.protects[1].secret_window, 0u);
+	// The secret tier's own age (ABI 5): its flag only with the option.
+	EXPECT_EQ(mod_.protects[1].secret_plain_age_ms, 0u);
+	EXPECT_EQ(run({ "protect", "--secret-age", "5", "42" }), 0);
+	ASSERT_EQ(mod_.protects.size(), 3u);
+	EXPECT_EQ(mod_.protects[2].flags, RAMCRYPT_PROTECT_SECRET_AGE);
+	EXPECT_EQ(mod_.protects[2].secret_plain_age_ms, 5u);
+	EXPECT_EQ(mod_.protects[2].max_plain_age_ms, 0u);
 }
 
 TEST_F(CliTest, TierOptionsAreChecked)
@@ -309,6 +317,13 @@ TEST_F(CliTest, TierOptionsAreChecked)
 	EXPECT_EQ(err_.str(), usage("invalid max plain age '" + too_old + "': must be milliseconds, 0 (never) to " +
 					    std::to_string(RAMCRYPT_PLAIN_AGE_MAX_MS),
 				    "run"));
+	EXPECT_TRUE(mod_.opens.empty());
+	for (const std::string &a : { too_old, std::string("x"), std::string("-1") }) {
+		EXPECT_EQ(run({ "protect", "--secret-age", a, "42" }), 1) << a;
+		EXPECT_EQ(err_.str(), usage("invalid secret age '" + a + "': must be milliseconds, 0 (as "
+					    "--max-plain-age) to " + std::to_string(RAMCRYPT_PLAIN_AGE_MAX_MS),
+					    "protect"));
+	}
 	EXPECT_TRUE(mod_.opens.empty());
 	EXPECT_EQ(run({ "run", "--secret-window", min_secret, "--max-plain-age", "250", "--",
 			"/nonexistent/command" }),
@@ -663,6 +678,7 @@ std::vector<std::pair<std::string, nlohmann::ordered_json>> every_field(const ra
 		{ "secret_window_pages", st.secret_window_pages },
 		{ "secret_regions", st.secret_regions },
 		{ "max_plain_age_ms", st.max_plain_age_ms },
+		{ "secret_plain_age_ms", st.secret_plain_age_ms },
 		{ "encrypted_pages", st.encrypted_pages },
 		{ "faults", st.faults },
 		{ "encryptions", st.encryptions },

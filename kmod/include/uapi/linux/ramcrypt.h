@@ -14,7 +14,7 @@
 #include <linux/types.h>
 
 #define RAMCRYPT_DEVICE		"/dev/ramcrypt"
-#define RAMCRYPT_ABI_VERSION	4	/* 2: SEAL, UNSEAL; 3: swap state, wiped_at_exit, init_on_free, DUMP_GUARD, PERF, INHERIT; 4: skipped pages by cause, secret tier, SECRET_REGION, per-process plain age */
+#define RAMCRYPT_ABI_VERSION	5	/* 2: SEAL, UNSEAL; 3: swap state, wiped_at_exit, init_on_free, DUMP_GUARD, PERF, INHERIT; 4: skipped pages by cause, secret tier, SECRET_REGION, per-process plain age; 5: the secret tier's own age */
 #define RAMCRYPT_IOC_MAGIC	0xE7
 
 /*
@@ -42,12 +42,16 @@ struct ramcrypt_version {
 /* ramcrypt_protect.flags */
 #define RAMCRYPT_PROTECT_INHERIT_EXEC	(1ULL << 0)	/* keep protection across execve */
 #define RAMCRYPT_PROTECT_PLAIN_AGE	(1ULL << 1)	/* max_plain_age_ms is the process's own (ABI 4) */
-#define RAMCRYPT_PROTECT_FLAGS		(RAMCRYPT_PROTECT_INHERIT_EXEC | RAMCRYPT_PROTECT_PLAIN_AGE)
+#define RAMCRYPT_PROTECT_SECRET_AGE	(1ULL << 2)	/* secret_plain_age_ms is the process's own (ABI 5) */
+#define RAMCRYPT_PROTECT_FLAGS		(RAMCRYPT_PROTECT_INHERIT_EXEC | RAMCRYPT_PROTECT_PLAIN_AGE | \
+					 RAMCRYPT_PROTECT_SECRET_AGE)
 
 /*
  * Two tiers (ABI 4): pages in the process's secret regions (RAMCRYPT_IOC_SECRET_REGION)
  * have a window of their own, secret_window pages; every other page is in the
- * ordinary window of window pages. A page is in one of them only.
+ * ordinary window of window pages. A page is in one of them only. A secret page is
+ * also re-encrypted secret_plain_age_ms after it came in (ABI 5), a short time, so a
+ * key used once per request is not left plaintext until the next one.
  */
 struct ramcrypt_protect {
 	__u64 pid;		/* in: target process, 0 = caller */
@@ -56,7 +60,10 @@ struct ramcrypt_protect {
 	__u64 secret_window;	/* in: secret window in pages, 0 = RAMCRYPT_MIN_SECRET_WINDOW */
 	__u64 max_plain_age_ms;	/* in: with RAMCRYPT_PROTECT_PLAIN_AGE: idle expiry of both
 				 * windows, 0 = none; without it 0, and the sysctl applies */
-	__u64 reserved[3];
+	__u64 secret_plain_age_ms; /* in: with RAMCRYPT_PROTECT_SECRET_AGE: expiry of the
+				    * secret window, 0 = as the ordinary one; without it 0, and
+				    * the sysctl secret_plain_age_ms applies (ABI 5) */
+	__u64 reserved[2];
 };
 
 struct ramcrypt_pid {
@@ -95,7 +102,8 @@ struct ramcrypt_proc_stats {
 				    * counted in window_pages too (ABI 4) */
 	__u64 secret_regions;	/* out: secret regions marked (ABI 4) */
 	__u64 max_plain_age_ms;	/* out: idle expiry in force, 0 = none (ABI 4) */
-	__u64 reserved[4];
+	__u64 secret_plain_age_ms; /* out: the secret window's expiry in force, 0 = none (ABI 5) */
+	__u64 reserved[3];
 };
 
 struct ramcrypt_list {
