@@ -79,8 +79,17 @@ void report(Env &env, const std::string &subject, int error)
 }
 
 // PROTECT's EBUSY: the module refuses a process whose plaintext could be swapped.
-void report_protect(Env &env, const std::string &subject, int error)
+void report_protect(Env &env, Device &dev, const ramcrypt_protect &p, const std::string &subject,
+		    int error)
 {
+	ramcrypt_version v = {};
+
+	// A module older than the request: say which option, not "Invalid argument".
+	if (error == EINVAL && (p.flags & RAMCRYPT_PROTECT_SECRET_AGE) && !dev.version(v) && v.abi < 5) {
+		env.err << "ramcrypt: " << subject << ": --secret-age needs module ABI 5; the loaded module speaks ABI "
+			<< v.abi << '\n';
+		return;
+	}
 	if (error != EBUSY)
 		return report(env, subject, error);
 	env.err << "ramcrypt: " << subject
@@ -439,7 +448,7 @@ int cmd_run(Env &env, const ProtectOptions &opt, const std::vector<std::string> 
 	p.pid = 0;
 	p.flags |= RAMCRYPT_PROTECT_INHERIT_EXEC;
 	if (int e = dev->protect(p)) {
-		report_protect(env, "run", e);
+		report_protect(env, *dev, p, "run", e);
 		return exit_run_failed;
 	}
 	// Protected now: the secrets are unsealed into this process's protected memory.
@@ -476,7 +485,7 @@ int cmd_protect(Env &env, const std::vector<pid_t> &pids, const ProtectOptions &
 		if (opt.inherit_exec)
 			p.flags |= RAMCRYPT_PROTECT_INHERIT_EXEC;
 		if (int e = dev->protect(p)) {
-			report_protect(env, "protect " + std::to_string(pid), e);
+			report_protect(env, *dev, p, "protect " + std::to_string(pid), e);
 			status = exit_failure;
 		}
 	}

@@ -300,6 +300,13 @@ TEST_F(CliTest, ProtectSendsTierOptions)
 	EXPECT_EQ(mod_.protects[2].flags, RAMCRYPT_PROTECT_SECRET_AGE);
 	EXPECT_EQ(mod_.protects[2].secret_plain_age_ms, 5u);
 	EXPECT_EQ(mod_.protects[2].max_plain_age_ms, 0u);
+	// An ABI 4 module refuses the flag: the tool names the option.
+	mod_.version.abi = 4;
+	mod_.errors["protect"] = EINVAL;
+	EXPECT_EQ(run({ "protect", "--secret-age", "5", "42" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: protect 42: --secret-age needs module ABI 5; the loaded module speaks ABI 4\n");
+	EXPECT_EQ(run({ "protect", "--max-plain-age", "5", "42" }), 1);
+	EXPECT_EQ(err_.str(), "ramcrypt: protect 42: Invalid argument\n");
 }
 
 TEST_F(CliTest, TierOptionsAreChecked)
