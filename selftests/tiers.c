@@ -245,53 +245,101 @@ TEST_F_TIMEOUT(tiers, fork_keeps_regions, 300)
 }
 
 /*
+ * The expiry sysctls, saved and set for a test, then restored: max_plain_age_ms,
+ * secret_plain_age_ms, scan_interval_ms.
+ */
+static const char *const age_sysctl[3] = {
+	"/proc/sys/ramcrypt/max_plain_age_ms",
+	"/proc/sys/ramcrypt/secret_plain_age_ms",
+	"/proc/sys/ramcrypt/scan_interval_ms",
+};
+
+static int age_sysctls_set(char saved[3][32], const char *age, const char *secret_age,
+			   const char *scan)
+{
+	const char *v[3] = { age, secret_age, scan };
+
+	for (int i = 0; i < 3; i++)
+		if (read_file(age_sysctl[i], saved[i], 32))
+			return -1;
+	for (int i = 0; i < 3; i++)
+		if (write_file(age_sysctl[i], v[i]))
+			return -1;
+	return 0;
+}
+
+static void age_sysctls_restore(char saved[3][32])
+{
+	for (int i = 0; i < 3; i++)
+		write_file(age_sysctl[i], saved[i]);
+}
+
+/*
+ * A child protected with (flags, age_ms, secret_age_ms), ordinary window BIG, with
+ * 64 ordinary pages and a marked NSECRET-page secret just touched; it waits for
+ * tier_child_finish(), then reads its data back. 0 once it is ready, -1 if not.
+ */
+struct tier_child {
+	pid_t pid;
+	int ready[2], go[2];
+};
+
+static int tier_child_start(int fd, struct tier_child *c, uint64_t flags, uint64_t age_ms,
+			    uint64_t secret_age_ms)
+{
+	char x;
+
+	if (pipe(c->ready) || pipe(c->go))
+		return -1;
+	c->pid = fork();
+	if (c->pid == 0) {
+		uint64_t *secret = map_pages(NSECRET), *buf = map_pages(64);
+
+		if (!secret || !buf)
+			_exit(1);
+		if (protect3(fd, BIG, 0, flags, age_ms, secret_age_ms))
+			_exit(2);
+		if (mark(fd, secret, NSECRET * PAGE))
+			_exit(3);
+		touch(buf, 64, 8);
+		touch(secret, NSECRET, 7);
+		if (write(c->ready[1], "r", 1) != 1 || read(c->go[0], &x, 1) != 1)
+			_exit(4);
+		_exit(verify(secret, NSECRET, 7) || verify(buf, 64, 8) ? 5 : 0);
+	}
+	return c->pid > 0 && read(c->ready[0], &x, 1) == 1 ? 0 : -1;
+}
+
+/* Let the child check its data and exit: 0 if it did so with its data intact. */
+static int tier_child_finish(struct tier_child *c)
+{
+	int status = -1;
+
+	if (write(c->go[1], "g", 1) != 1 || waitpid(c->pid, &status, 0) != c->pid)
+		status = -1;
+	close(c->ready[0]); close(c->ready[1]); close(c->go[0]); close(c->go[1]);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : status;
+}
+
+/*
  * --max-plain-age per process: with the sysctls off, a process protected with its
  * own 300 ms age holds no plaintext in either tier after ~1 s idle; one protected
  * without it (the control, same run) keeps its window.
  */
 TEST_F_TIMEOUT(tiers, own_plain_age_expires_both_tiers, 300)
 {
-	const char *agef = "/proc/sys/ramcrypt/max_plain_age_ms";
-	const char *sagef = "/proc/sys/ramcrypt/secret_plain_age_ms";
-	const char *scanf_ = "/proc/sys/ramcrypt/scan_interval_ms";
-	char age0[32], sage0[32], scan0[32];
+	char saved[3][32];
 
-	ASSERT_EQ(0, read_file(agef, age0, sizeof(age0)));
-	ASSERT_EQ(0, read_file(sagef, sage0, sizeof(sage0)));
-	ASSERT_EQ(0, read_file(scanf_, scan0, sizeof(scan0)));
-	ASSERT_EQ(0, write_file(agef, "0"));
-	ASSERT_EQ(0, write_file(sagef, "0"));
-	ASSERT_EQ(0, write_file(scanf_, "100"));
+	ASSERT_EQ(0, age_sysctls_set(saved, "0", "0", "100"));
 	for (int own = 1; own >= 0; own--) {
-		int ready[2], go[2], status;
 		struct ramcrypt_proc_stats st;
+		struct tier_child c;
 		long ms;
-		pid_t pid;
-		char c;
 
-		ASSERT_EQ(0, pipe(ready));
-		ASSERT_EQ(0, pipe(go));
-		pid = fork();
-		ASSERT_GE(pid, 0);
-		if (pid == 0) {
-			uint64_t *secret = map_pages(NSECRET), *buf = map_pages(64);
-
-			if (!secret || !buf)
-				_exit(1);
-			if (protect2(self->fd, BIG, 0, own ? RAMCRYPT_PROTECT_PLAIN_AGE : 0,
-				     own ? 300 : 0))
-				_exit(2);
-			if (mark(self->fd, secret, NSECRET * PAGE))
-				_exit(3);
-			touch(secret, NSECRET, 7);
-			touch(buf, 64, 8);
-			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
-				_exit(4);
-			_exit(verify(secret, NSECRET, 7) || verify(buf, 64, 8) ? 5 : 0);
-		}
-		ASSERT_EQ(1, read(ready[0], &c, 1));
+		ASSERT_EQ(0, tier_child_start(self->fd, &c, own ? RAMCRYPT_PROTECT_PLAIN_AGE : 0,
+					      own ? 300 : 0, 0));
 		for (ms = 0; ms < 1500; ms += 50) {
-			ASSERT_EQ(0, proc_stats(self->fd, pid, &st));
+			ASSERT_EQ(0, proc_stats(self->fd, c.pid, &st));
 			if (own && !st.window_pages)
 				break;
 			usleep(50 * 1000);
@@ -307,14 +355,9 @@ TEST_F_TIMEOUT(tiers, own_plain_age_expires_both_tiers, 300)
 			EXPECT_LT(0, st.secret_window_pages);
 			EXPECT_LT(0, st.window_pages - st.secret_window_pages);
 		}
-		ASSERT_EQ(1, write(go[1], "g", 1));
-		ASSERT_EQ(pid, waitpid(pid, &status, 0));
-		EXPECT_EQ(0, WEXITSTATUS(status));
-		close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
+		EXPECT_EQ(0, tier_child_finish(&c));
 	}
-	write_file(agef, age0);
-	write_file(sagef, sage0);
-	write_file(scanf_, scan0);
+	age_sysctls_restore(saved);
 }
 
 /*
@@ -339,50 +382,21 @@ TEST_F_TIMEOUT(tiers, secret_age_expires_secret_tier_alone, 300)
 		{ "own 500 ms under own plain age 100 ms",
 		  RAMCRYPT_PROTECT_SECRET_AGE | RAMCRYPT_PROTECT_PLAIN_AGE, 100, 500, 100, true },
 	};
-	const char *agef = "/proc/sys/ramcrypt/max_plain_age_ms";
-	const char *sagef = "/proc/sys/ramcrypt/secret_plain_age_ms";
-	const char *scanf_ = "/proc/sys/ramcrypt/scan_interval_ms";
-	char age0[32], sage0[32], scan0[32];
+	char saved[3][32];
 
-	ASSERT_EQ(0, read_file(agef, age0, sizeof(age0)));
-	ASSERT_EQ(0, read_file(sagef, sage0, sizeof(sage0)));
-	ASSERT_EQ(0, read_file(scanf_, scan0, sizeof(scan0)));
-	ASSERT_EQ(0, write_file(agef, "0"));
-	ASSERT_EQ(0, write_file(sagef, "40"));
-	ASSERT_EQ(0, write_file(scanf_, "3600000"));
+	ASSERT_EQ(0, age_sysctls_set(saved, "0", "40", "3600000"));
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		int ready[2], go[2], status;
 		struct ramcrypt_proc_stats st;
+		struct tier_child c;
 		long ms;
-		pid_t pid;
-		char c;
 
-		ASSERT_EQ(0, pipe(ready));
-		ASSERT_EQ(0, pipe(go));
-		pid = fork();
-		ASSERT_GE(pid, 0);
-		if (pid == 0) {
-			uint64_t *secret = map_pages(NSECRET), *buf = map_pages(64);
-
-			if (!secret || !buf)
-				_exit(1);
-			if (protect3(self->fd, BIG, 0, cases[k].flags, cases[k].age,
-				     cases[k].secret_age))
-				_exit(2);
-			if (mark(self->fd, secret, NSECRET * PAGE))
-				_exit(3);
-			touch(buf, 64, 8);
-			touch(secret, NSECRET, 7);
-			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
-				_exit(4);
-			_exit(verify(secret, NSECRET, 7) || verify(buf, 64, 8) ? 5 : 0);
-		}
-		ASSERT_EQ(1, read(ready[0], &c, 1));
-		ASSERT_EQ(0, proc_stats(self->fd, pid, &st));
+		ASSERT_EQ(0, tier_child_start(self->fd, &c, cases[k].flags, cases[k].age,
+					      cases[k].secret_age));
+		ASSERT_EQ(0, proc_stats(self->fd, c.pid, &st));
 		TH_LOG("%s: just touched: secret %llu, ordinary %llu plaintext", cases[k].what,
 		       st.secret_window_pages, st.window_pages - st.secret_window_pages);
 		for (ms = 0; ms < 1000; ms += 10) {
-			ASSERT_EQ(0, proc_stats(self->fd, pid, &st));
+			ASSERT_EQ(0, proc_stats(self->fd, c.pid, &st));
 			if (!st.secret_window_pages)
 				break;
 			usleep(10 * 1000);
@@ -399,15 +413,9 @@ TEST_F_TIMEOUT(tiers, secret_age_expires_secret_tier_alone, 300)
 		/* The ordinary tier keeps its pages (no idle expiry for it but case 4's). */
 		if (!cases[k].age)
 			EXPECT_LE(60, st.window_pages - st.secret_window_pages);
-		ASSERT_EQ(1, write(go[1], "g", 1));
-		ASSERT_EQ(pid, waitpid(pid, &status, 0));
-		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			TH_LOG("child status 0x%x", status);
-		close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
+		EXPECT_EQ(0, tier_child_finish(&c));
 	}
-	write_file(agef, age0);
-	write_file(sagef, sage0);
-	write_file(scanf_, scan0);
+	age_sysctls_restore(saved);
 }
 
 /* PROTECT's new fields and SECRET_REGION refuse what they cannot honour. */
