@@ -124,7 +124,8 @@ static void bounds_run(struct __test_metadata *_metadata, FIXTURE_DATA(tiers) *s
 
 	ASSERT_NE(NULL, secret);
 	ASSERT_NE(NULL, buf);
-	ASSERT_EQ(0, protect2(self->fd, BIG, asked, 0, 0));
+	/* No idle expiry for this process: see two_page_secret_marked_after_use. */
+	ASSERT_EQ(0, protect2(self->fd, BIG, asked, RAMCRYPT_PROTECT_PLAIN_AGE, 0));
 	ASSERT_EQ(0, mark(self->fd, secret, NSECRET * PAGE));
 	ASSERT_EQ(0, proc_stats(self->fd, 0, &st));
 	EXPECT_EQ(1, st.secret_regions);
@@ -173,7 +174,13 @@ TEST_F_TIMEOUT(tiers, two_page_secret_marked_after_use, 300)
 
 	ASSERT_NE(NULL, secret);
 	ASSERT_NE(NULL, buf);
-	ASSERT_EQ(0, protect2(self->fd, BIG, 0, 0, 0));
+	/*
+	 * No idle expiry for this process: a 600-page sweep takes over a second on the
+	 * debug kernel under load (measured: 188 of 256 ordinary pages left after one),
+	 * and the scanner would then drop its first pages before the count is read. The
+	 * bounds are what is tested here; expiry has tests of its own below.
+	 */
+	ASSERT_EQ(0, protect2(self->fd, BIG, 0, RAMCRYPT_PROTECT_PLAIN_AGE, 0));
 	touch(secret, 2, 3);
 	ASSERT_EQ(0, proc_stats(self->fd, 0, &st));
 	EXPECT_EQ(0, st.secret_regions);
