@@ -82,6 +82,7 @@ static int sysctl_get(const char *name, char *buf, size_t len)
 static const char *const sysctls[] = {
 	"default_window", "max_window", "scan_interval_ms", "ciphertext_cap_pages",
 	"allow_suspend", "allow_swap", "max_plain_age_ms", "ciphertext_cap_pages_per_user",
+	"secret_plain_age_ms",
 };
 #define NSYSCTL (sizeof(sysctls) / sizeof(sysctls[0]))
 static char orig[NSYSCTL][32];
@@ -919,7 +920,7 @@ TEST_F_TIMEOUT(behaviours, sysctl_bounds, 120)
 		else if (!strcmp(n, "ciphertext_cap_pages") ||
 			 !strcmp(n, "ciphertext_cap_pages_per_user"))
 			min = 0, max = totalram;
-		else if (!strcmp(n, "max_plain_age_ms"))
+		else if (!strcmp(n, "max_plain_age_ms") || !strcmp(n, "secret_plain_age_ms"))
 			min = 0, max = 3600000;
 		else
 			min = 0, max = 1;
