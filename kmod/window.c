@@ -318,7 +318,9 @@ static void rc_encrypt_left_window(struct rc_mm *rc, struct mm_struct *mm,
  * The secret window's age is short (20 ms by default): a key read once per request
  * is re-encrypted that long after its fault, not a scanner interval later. So the
  * oldest secret page has a timer of its own. rc->lock held; a queued work holds a
- * reference. One already queued fires no later than this one would.
+ * reference. One already queued fires no later than this one would (the oldest
+ * entry only gets younger), unless the age was shortened since: then a scanner
+ * pass expires the pages within scan_interval_ms.
  */
 static void rc_secret_expiry_arm(struct rc_mm *rc)
 {
