@@ -885,13 +885,42 @@ MODULE_PARM_DESC(allow_kvm,
  * VMM sets hardware breakpoints with KVM_SET_GUEST_DEBUG) and puts the host's back
  * only when hw_breakpoint_active(), which our disabled slots never make true: any
  * user who may open /dev/kvm can wipe the key on every CPU, and with a random key
- * every protected process's data is lost. So KVM and the key do not share a
+ * every protected process's data is lost. So a stock KVM and the key do not share a
  * machine: the module refuses to load while KVM is there, and refuses KVM's modules
  * while it is loaded, unless allow_kvm=1, which sets RAMCRYPT_DEGRADED_KVM.
+ *
+ * A KVM with patches/6.12's change and its parameter host_owns_debugregs=1 never
+ * loads a guest's DR0-DR3 (nor lets an SEV-ES guest reach them): that one is welcome.
+ * kvm.ko itself runs no VM, and its parameters are parsed only after the module
+ * notifier has seen it, so kvm.ko is let in if it has the parameter at all, and its
+ * value is checked when kvm_amd or kvm_intel, which run the VMs, come.
  */
 static bool rc_is_kvm_module(const char *name)
 {
 	return !strcmp(name, "kvm") || !strcmp(name, "kvm_amd") || !strcmp(name, "kvm_intel");
+}
+
+/* Is a KVM loaded that keeps guests off DR0-DR3 (kvm.host_owns_debugregs=1)? */
+static bool rc_kvm_keeps_off(void)
+{
+	bool *owns = __symbol_get("kvm_host_owns_debugregs");
+	bool ret;
+
+	if (!owns)
+		return false;
+	ret = READ_ONCE(*owns);
+	__symbol_put("kvm_host_owns_debugregs");
+	return ret;
+}
+
+static bool rc_module_has_param(const struct module *mod, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < mod->num_kp; i++)
+		if (!strcmp(mod->kp[i].name, name))
+			return true;
+	return false;
 }
 
 static int rc_module_notify(struct notifier_block *nb, unsigned long action, void *data)
@@ -900,13 +929,20 @@ static int rc_module_notify(struct notifier_block *nb, unsigned long action, voi
 
 	if (action != MODULE_STATE_COMING || !rc_is_kvm_module(mod->name))
 		return NOTIFY_DONE;
+	if (!strcmp(mod->name, "kvm") && rc_module_has_param(mod, "host_owns_debugregs"))
+		return NOTIFY_DONE;
+	if (strcmp(mod->name, "kvm") && rc_kvm_keeps_off()) {
+		pr_info("%s may load: kvm.host_owns_debugregs=1 keeps guests off DR0-DR3\n",
+			mod->name);
+		return NOTIFY_DONE;
+	}
 	if (rc_allow_kvm) {
 		set_bit(ilog2(RAMCRYPT_DEGRADED_KVM), &rc_degraded);
 		pr_warn("%s loaded with allow_kvm=1: a VM that uses debug registers wipes the key on its CPU\n",
 			mod->name);
 		return NOTIFY_DONE;
 	}
-	pr_err("refusing to let %s load: KVM overwrites DR0-DR3, which hold the key (unload ramcrypt first, or load it with allow_kvm=1)\n",
+	pr_err("refusing to let %s load: KVM overwrites DR0-DR3, which hold the key (unload ramcrypt first, load it with allow_kvm=1, or use a KVM with host_owns_debugregs=1)\n",
 	       mod->name);
 	return notifier_from_errno(-EPERM);
 }
@@ -922,12 +958,15 @@ static int rc_kvm_guard_init(void)
 
 	if (kvm) {
 		__symbol_put("kvm_init");
-		if (!rc_allow_kvm) {
+		if (rc_kvm_keeps_off()) {
+			pr_info("KVM is loaded with host_owns_debugregs=1: guests cannot reach DR0-DR3\n");
+		} else if (!rc_allow_kvm) {
 			pr_err("KVM is loaded: it overwrites DR0-DR3, which would hold the key; unload kvm_amd, kvm_intel and kvm (or load ramcrypt with allow_kvm=1)\n");
 			return -EBUSY;
+		} else {
+			set_bit(ilog2(RAMCRYPT_DEGRADED_KVM), &rc_degraded);
+			pr_warn("KVM is loaded (allow_kvm=1): a VM that uses debug registers wipes the key on its CPU\n");
 		}
-		set_bit(ilog2(RAMCRYPT_DEGRADED_KVM), &rc_degraded);
-		pr_warn("KVM is loaded (allow_kvm=1): a VM that uses debug registers wipes the key on its CPU\n");
 	}
 	return register_module_notifier(&rc_module_nb);
 }

@@ -244,51 +244,92 @@ TEST_F(kvm, guard)
  * it, and the host's key is gone there. The key check must see the loss, and the
  * key must come back (healed from the other CPU) before it is used.
  */
-static int run_vm_with_hw_breakpoint(void)
+/* A one-page real-mode guest at 0 runs CODE to its hlt. */
+struct vm_result {
+	int exit_reason;	/* or -errno of the ioctl that failed */
+	int guest_debug_err;	/* KVM_SET_GUEST_DEBUG's -errno, 0 if it worked or was not asked */
+	uint32_t data[2];	/* what the guest stored at 0x800 and 0x804 */
+};
+
+static struct vm_result run_vm(const uint8_t *code, size_t len, bool hw_breakpoints)
 {
 	struct kvm_guest_debug dbg = {
 		.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP,
 		.arch.debugreg = { 0x1000, 0x2000, 0x3000, 0x4000, 0, 0, 0, 0x55 },
 	};
 	struct kvm_userspace_memory_region mem = { .slot = 0, .memory_size = 4096 };
+	struct vm_result res = { .exit_reason = -EINVAL };
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { .rip = 0, .rflags = 2 };
-	int kvm, vm, vcpu, size, ret;
-	struct kvm_run *run;
-	char *guest;
+	int kvm, vm = -1, vcpu = -1, size = 0;
+	struct kvm_run *run = MAP_FAILED;
+	uint8_t *guest;
 
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm < 0)
-		return -errno;
-	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+		return (struct vm_result){ .exit_reason = -errno };
 	guest = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (vm < 0 || guest == MAP_FAILED)
-		return -errno;
-	guest[0] = (char)0xf4;	/* hlt */
+	if (guest == MAP_FAILED)
+		goto out;
+	memcpy(guest, code, len);
 	mem.userspace_addr = (uintptr_t)guest;
-	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &mem))
-		return -errno;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0 || ioctl(vm, KVM_SET_USER_MEMORY_REGION, &mem))
+		goto fail;
 	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
 	size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vcpu < 0 || size <= 0)
-		return -errno;
+		goto fail;
 	run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	if (run == MAP_FAILED || ioctl(vcpu, KVM_GET_SREGS, &sregs))
-		return -errno;
+		goto fail;
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
-	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) || ioctl(vcpu, KVM_SET_REGS, &regs) ||
-	    ioctl(vcpu, KVM_SET_GUEST_DEBUG, &dbg))
-		return -errno;
-	ret = ioctl(vcpu, KVM_RUN, 0) ? -errno : (int)run->exit_reason;
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) || ioctl(vcpu, KVM_SET_REGS, &regs))
+		goto fail;
+	if (hw_breakpoints && ioctl(vcpu, KVM_SET_GUEST_DEBUG, &dbg))
+		res.guest_debug_err = -errno;
+	res.exit_reason = ioctl(vcpu, KVM_RUN, 0) ? -errno : (int)run->exit_reason;
+	memcpy(res.data, guest + 0x800, sizeof(res.data));
+	goto out;
+fail:
+	res.exit_reason = -errno;
+out:
 	/* Every reference to the VM goes, so that kvm_amd/kvm_intel can unload. */
-	munmap(run, size);
-	close(vcpu);
-	close(vm);
+	if (run != MAP_FAILED)
+		munmap(run, size);
+	if (vcpu >= 0)
+		close(vcpu);
+	if (vm >= 0)
+		close(vm);
 	close(kvm);
-	munmap(guest, 4096);
-	return ret;
+	if (guest != MAP_FAILED)
+		munmap(guest, 4096);
+	return res;
 }
+
+static const uint8_t guest_hlt[] = { 0xf4 };
+
+/*
+ * A guest that uses its debug registers, as any guest kernel may: it reads DR0,
+ * writes DR0-DR3 and DR7 (four enabled breakpoints), reads DR0 back, and stops.
+ * Its first DR access makes a stock KVM drop the DR exits and load the guest's
+ * DR0-DR3 into hardware.
+ */
+static const uint8_t guest_uses_drs[] = {
+	0x0f, 0x21, 0xc0,			/* mov %dr0,%eax */
+	0x66, 0xa3, 0x00, 0x08,			/* mov %eax,0x800 */
+	0x66, 0xb8, 0x34, 0x12, 0x00, 0x00,	/* mov $0x1234,%eax */
+	0x0f, 0x23, 0xc0,			/* mov %eax,%dr0 */
+	0x0f, 0x23, 0xc8,			/* mov %eax,%dr1 */
+	0x0f, 0x23, 0xd0,			/* mov %eax,%dr2 */
+	0x0f, 0x23, 0xd8,			/* mov %eax,%dr3 */
+	0x66, 0xb8, 0x55, 0x04, 0x00, 0x00,	/* mov $0x455,%eax: L0-L3 */
+	0x0f, 0x23, 0xf8,			/* mov %eax,%dr7 */
+	0x0f, 0x21, 0xc0,			/* mov %dr0,%eax */
+	0x66, 0xa3, 0x04, 0x08,			/* mov %eax,0x804 */
+	0xf4,					/* hlt */
+};
 
 static int key_state(uint64_t *with_key, uint64_t *online, uint64_t *heals)
 {
@@ -310,6 +351,7 @@ TEST_F(kvm, nested_vm_wipes_the_key)
 	int amd = sh("grep -qw svm /proc/cpuinfo") == 0, intel = sh("grep -qw vmx /proc/cpuinfo") == 0;
 	const char *vendor = amd ? "amd" : intel ? "intel" : NULL;
 	uint64_t with0, on0, heals0, with1, on1, heals1, with2, on2, heals2;
+	struct vm_result vm;
 	cpu_set_t cpu0;
 	char cmd[128];
 	int exit_reason, fd;
@@ -326,7 +368,9 @@ TEST_F(kvm, nested_vm_wipes_the_key)
 	CPU_ZERO(&cpu0);
 	CPU_SET(0, &cpu0);
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu0), &cpu0));
-	exit_reason = run_vm_with_hw_breakpoint();
+	vm = run_vm(guest_hlt, sizeof(guest_hlt), true);
+	exit_reason = vm.exit_reason;
+	EXPECT_EQ(0, vm.guest_debug_err);
 	ASSERT_EQ(0, key_state(&with1, &on1, &heals1));
 	TH_LOG("before the VM: key on %llu of %llu CPUs, %llu heals", (unsigned long long)with0,
 	       (unsigned long long)on0, (unsigned long long)heals0);
@@ -348,6 +392,98 @@ TEST_F(kvm, nested_vm_wipes_the_key)
 	EXPECT_EQ(on2, with2);
 
 	/* The VM is gone: its vendor module must unload (the teardown reloads ramcrypt). */
+	snprintf(cmd, sizeof(cmd), "rmmod kvm_%s kvm", vendor);
+	EXPECT_EQ(0, sh(cmd));
+}
+
+/*
+ * patches/6.12: a KVM with host_owns_debugregs=1 keeps guests off DR0-DR3, and
+ * ramcrypt lets it in without allow_kvm. One boot, the same patched modules; the
+ * control first: with the parameter off (and allow_kvm=1, or KVM would be refused),
+ * a guest that merely uses its debug registers wipes the key on its CPU. With it on,
+ * the same guest runs and sees its own debug registers, every CPU keeps the key, and
+ * a VMM's hardware breakpoints are refused.
+ */
+#define PATCHED KO "patched/"
+
+static void log_vm(struct __test_metadata *_metadata, const char *when, struct vm_result vm,
+		   uint64_t with, uint64_t on, uint64_t heals)
+{
+	TH_LOG("%s: exit reason %d, guest read DR0 %#x before and %#x after writing 0x1234; "
+	       "key on %llu of %llu CPUs, %llu heals", when, vm.exit_reason, vm.data[0], vm.data[1],
+	       (unsigned long long)with, (unsigned long long)on, (unsigned long long)heals);
+}
+
+TEST_F(kvm, patched_kvm_keeps_the_key)
+{
+	int amd = sh("grep -qw svm /proc/cpuinfo") == 0, intel = sh("grep -qw vmx /proc/cpuinfo") == 0;
+	const char *vendor = amd ? "amd" : intel ? "intel" : NULL;
+	uint64_t with0, on0, heals0, with1, on1, heals1, degraded = ~0ULL;
+	struct vm_result vm;
+	cpu_set_t cpu0;
+	char cmd[160];
+	int fd;
+
+	if (!vendor)
+		SKIP(return, "this (virtual) CPU offers neither SVM nor VMX: no nested guest here");
+	if (access(PATCHED "kvm.ko", R_OK))
+		SKIP(return, "no KVM built with patches/ for this kernel (patches/ has 6.12 and 6.1)");
+	sh("[ ! -f " KO "irqbypass.ko ] || grep -q '^irqbypass ' /proc/modules || insmod " KO "irqbypass.ko");
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu0), &cpu0));
+
+	/* 1. Control: host_owns_debugregs off. The guest's first DR access costs the key. */
+	ASSERT_EQ(0, sh("rmmod ramcrypt && insmod " KO "ramcrypt.ko allow_kvm=1"));
+	snprintf(cmd, sizeof(cmd), "insmod " PATCHED "kvm.ko && insmod " PATCHED "kvm-%s.ko", vendor);
+	ASSERT_EQ(0, sh(cmd)) TH_LOG("patched kvm-%s did not load", vendor);
+	ASSERT_EQ(0, key_state(&with0, &on0, &heals0));
+	vm = run_vm(guest_uses_drs, sizeof(guest_uses_drs), false);
+	ASSERT_EQ(0, key_state(&with1, &on1, &heals1));
+	log_vm(_metadata, "host_owns_debugregs=0", vm, with1, on1, heals1);
+	EXPECT_EQ(KVM_EXIT_HLT, vm.exit_reason);
+	EXPECT_EQ(on0, with0);
+	EXPECT_TRUE(with1 < on1 || heals1 > heals0) TH_LOG("the control lost no key: the test cannot see a loss");
+	fd = rc_fd();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, ioctl(fd, RAMCRYPT_IOC_SELFTEST));	/* heals CPU 0 */
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "rmmod kvm_%s kvm && rmmod ramcrypt && insmod " KO "ramcrypt.ko", vendor);
+	ASSERT_EQ(0, sh(cmd));
+
+	/* 2. ramcrypt (no allow_kvm) lets the patched kvm.ko in, but not a VM runner without the parameter. */
+	snprintf(cmd, sizeof(cmd), "insmod " PATCHED "kvm-%s.ko 2>/dev/null", vendor);
+	EXPECT_EQ(0, sh("insmod " PATCHED "kvm.ko"));
+	EXPECT_NE(0, sh(cmd));
+	snprintf(cmd, sizeof(cmd), "dmesg | grep -q 'refusing to let kvm_%s load'", vendor);
+	EXPECT_EQ(0, sh(cmd));
+	ASSERT_EQ(0, sh("rmmod kvm"));
+
+	/* 3. host_owns_debugregs=1: KVM loads beside the key, and the same guest costs nothing. */
+	snprintf(cmd, sizeof(cmd), "insmod " PATCHED "kvm.ko host_owns_debugregs=1 && insmod " PATCHED "kvm-%s.ko",
+		 vendor);
+	ASSERT_EQ(0, sh(cmd)) TH_LOG("ramcrypt refused the patched KVM with host_owns_debugregs=1");
+	ASSERT_EQ(0, status_degraded(&degraded));
+	EXPECT_FALSE(degraded & RAMCRYPT_DEGRADED_KVM) TH_LOG("degraded %#llx", (unsigned long long)degraded);
+	ASSERT_EQ(0, key_state(&with0, &on0, &heals0));
+	vm = run_vm(guest_uses_drs, sizeof(guest_uses_drs), false);
+	ASSERT_EQ(0, key_state(&with1, &on1, &heals1));
+	log_vm(_metadata, "host_owns_debugregs=1", vm, with1, on1, heals1);
+	EXPECT_EQ(KVM_EXIT_HLT, vm.exit_reason);
+	EXPECT_EQ(0, vm.data[0]);	/* its own DR0, not ours */
+	EXPECT_EQ(0x1234, vm.data[1]);	/* and it keeps what it writes */
+	EXPECT_EQ(on1, with1);
+	EXPECT_EQ(heals0, heals1);
+	vm = run_vm(guest_hlt, sizeof(guest_hlt), true);
+	EXPECT_EQ(-EBUSY, vm.guest_debug_err);
+	EXPECT_EQ(KVM_EXIT_HLT, vm.exit_reason);
+	ASSERT_EQ(0, key_state(&with1, &on1, &heals1));
+	EXPECT_EQ(on1, with1);
+	EXPECT_EQ(heals0, heals1);
+
+	/* 4. ramcrypt loads while such a KVM is there, and says why. */
+	EXPECT_EQ(0, sh("rmmod ramcrypt && insmod " KO "ramcrypt.ko"));
+	EXPECT_EQ(0, sh("dmesg | grep -q 'KVM is loaded with host_owns_debugregs=1'"));
 	snprintf(cmd, sizeof(cmd), "rmmod kvm_%s kvm", vendor);
 	EXPECT_EQ(0, sh(cmd));
 }

@@ -309,12 +309,25 @@ Check kvm(const HostFacts &host)
 	if (!host.kvm_device)
 		return { "kvm", state.empty() ? "not loaded" : state + "; no /dev/kvm", Result::ok,
 			 "no guest can load its debug registers", "" };
-	return { "kvm", (state.empty() ? "" : state + "; ") + "/dev/kvm present", Result::weak,
+	state = (state.empty() ? "" : state + "; ") + "/dev/kvm present";
+	if (host.kvm_host_owns_debugregs.value_or(false))
+		return { "kvm", state + "; host_owns_debugregs=Y", Result::ok,
+			 "KVM keeps every guest off DR0-DR3 (the KVM patch in ramcrypt's patches/): "
+			 "guests' hardware breakpoints do not fire, and SEV-ES guests cannot start",
+			 "" };
+	if (host.kvm_host_owns_debugregs)
+		return { "kvm", state + "; host_owns_debugregs=N", Result::weak,
+			 "this KVM can keep guests off DR0-DR3, but it is not asked to: a guest that "
+			 "uses its debug registers wipes the key on its CPU",
+			 "options kvm host_owns_debugregs=1 in /etc/modprobe.d/, then reload kvm "
+			 "(or kvm.host_owns_debugregs=1 on the kernel command line)" };
+	return { "kvm", state, Result::weak,
 		 "KVM loads a guest's debug registers into DR0-DR3 around guest entry: that wipes "
 		 "the key on the CPU; it is healed from another CPU, and when every CPU lost it "
 		 "protected processes are killed",
 		 "do not run virtual machines on a ramcrypt host: modprobe -r kvm_intel kvm_amd kvm "
-		 "(and blacklist them in /etc/modprobe.d/)" };
+		 "(and blacklist them in /etc/modprobe.d/), or run a kernel with the KVM patch in "
+		 "ramcrypt's patches/ and kvm.host_owns_debugregs=1" };
 }
 
 Check swap(const HostFacts &host)
@@ -497,6 +510,8 @@ HostFacts read_host_facts(const Env &env)
 			h.kvm_modules.push_back(m + std::string(exists(dir + "/initstate") ? "" : " (built in)"));
 	}
 	h.kvm_device = exists(env.sysfs + "/class/misc/kvm");
+	if (auto s = read_trimmed(env.sysfs + "/module/kvm/parameters/host_owns_debugregs"))
+		h.kvm_host_owns_debugregs = *s == "Y";
 	if (auto s = read_file(env.procfs + "/swaps")) {
 		std::istringstream lines(*s);
 		std::string line;

@@ -38,6 +38,7 @@ struct HostFacts {
 	std::optional<bool> modules_disabled;	// kernel.modules_disabled
 	std::vector<std::string> kvm_modules;	// kvm, kvm_intel, kvm_amd: those present
 	bool kvm_device = false;		// /dev/kvm: guests can run
+	std::optional<bool> kvm_host_owns_debugregs; // kvm.host_owns_debugregs: KVM has patches/'s change
 	std::vector<std::string> swaps;		// active swap areas
 	std::optional<bool> zswap;
 	std::optional<bool> allow_swap;	// /proc/sys/ramcrypt/allow_swap (module loaded)

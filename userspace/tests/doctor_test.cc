@@ -333,6 +333,17 @@ TEST_F(DoctorHostTest, Kvm)
 	EXPECT_NE(out_.str().find("  to do: do not run virtual machines on a ramcrypt host: modprobe -r kvm_intel"),
 		  std::string::npos);
 	EXPECT_TRUE(out_.str().ends_with("\nramcrypt can run here, with weaker protection: see the weak checks.\n"));
+
+	// A KVM with patches/'s change, not asked to keep guests off DR0-DR3: still weak.
+	file("sys/module/kvm/parameters/host_owns_debugregs", "N\n");
+	EXPECT_EQ(doctor(), 2);
+	EXPECT_EQ(state_of(out_.str(), "kvm"), "kvm, kvm_intel; /dev/kvm present; host_owns_debugregs=N");
+	EXPECT_NE(out_.str().find("  to do: options kvm host_owns_debugregs=1"), std::string::npos);
+	// Asked to: VMs and the key share the host.
+	file("sys/module/kvm/parameters/host_owns_debugregs", "Y\n");
+	EXPECT_EQ(doctor(), 0);
+	EXPECT_EQ(result_of(out_.str(), "kvm"), "ok");
+	EXPECT_EQ(state_of(out_.str(), "kvm"), "kvm, kvm_intel; /dev/kvm present; host_owns_debugregs=Y");
 }
 
 TEST_F(DoctorHostTest, Swap)
