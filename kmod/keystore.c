@@ -889,7 +889,7 @@ MODULE_PARM_DESC(allow_kvm,
  * machine: the module refuses to load while KVM is there, and refuses KVM's modules
  * while it is loaded, unless allow_kvm=1, which sets RAMCRYPT_DEGRADED_KVM.
  *
- * A KVM with patches/6.12's change and its parameter host_owns_debugregs=1 never
+ * A KVM with the change in patches/ and its parameter host_owns_debugregs=1 never
  * loads a guest's DR0-DR3 (nor lets an SEV-ES guest reach them): that one is welcome.
  * kvm.ko itself runs no VM, and its parameters are parsed only after the module
  * notifier has seen it, so kvm.ko is let in if it has the parameter at all, and its

@@ -237,13 +237,6 @@ TEST_F(kvm, guard)
 	EXPECT_FALSE(degraded & RAMCRYPT_DEGRADED_KVM);
 }
 
-/*
- * What the guard is for, shown with a nested guest (QEMU's TCG emulates SVM): with
- * allow_kvm=1, a VMM that sets a hardware breakpoint for its guest
- * (KVM_SET_GUEST_DEBUG) makes KVM load the guest's DR0-DR3 on the CPU that runs
- * it, and the host's key is gone there. The key check must see the loss, and the
- * key must come back (healed from the other CPU) before it is used.
- */
 /* A one-page real-mode guest at 0 runs CODE to its hlt. */
 struct vm_result {
 	int exit_reason;	/* or -errno of the ioctl that failed */
@@ -258,7 +251,7 @@ static struct vm_result run_vm(const uint8_t *code, size_t len, bool hw_breakpoi
 		.arch.debugreg = { 0x1000, 0x2000, 0x3000, 0x4000, 0, 0, 0, 0x55 },
 	};
 	struct kvm_userspace_memory_region mem = { .slot = 0, .memory_size = 4096 };
-	struct vm_result res = { .exit_reason = -EINVAL };
+	struct vm_result res = { 0 };
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { .rip = 0, .rflags = 2 };
 	int kvm, vm = -1, vcpu = -1, size = 0;
@@ -270,7 +263,7 @@ static struct vm_result run_vm(const uint8_t *code, size_t len, bool hw_breakpoi
 		return (struct vm_result){ .exit_reason = -errno };
 	guest = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (guest == MAP_FAILED)
-		goto out;
+		goto fail;
 	memcpy(guest, code, len);
 	mem.userspace_addr = (uintptr_t)guest;
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
@@ -346,6 +339,13 @@ static int key_state(uint64_t *with_key, uint64_t *online, uint64_t *heals)
 	return ret;
 }
 
+/*
+ * What the guard is for, shown with a nested guest (QEMU's TCG emulates SVM): with
+ * allow_kvm=1, a VMM that sets a hardware breakpoint for its guest
+ * (KVM_SET_GUEST_DEBUG) makes KVM load the guest's DR0-DR3 on the CPU that runs
+ * it, and the host's key is gone there. The key check must see the loss, and the
+ * key must come back (healed from the other CPU) before it is used.
+ */
 TEST_F(kvm, nested_vm_wipes_the_key)
 {
 	int amd = sh("grep -qw svm /proc/cpuinfo") == 0, intel = sh("grep -qw vmx /proc/cpuinfo") == 0;
@@ -397,7 +397,7 @@ TEST_F(kvm, nested_vm_wipes_the_key)
 }
 
 /*
- * patches/6.12: a KVM with host_owns_debugregs=1 keeps guests off DR0-DR3, and
+ * patches/ (6.12, 6.1): a KVM with host_owns_debugregs=1 keeps guests off DR0-DR3, and
  * ramcrypt lets it in without allow_kvm. One boot, the same patched modules; the
  * control first: with the parameter off (and allow_kvm=1, or KVM would be refused),
  * a guest that merely uses its debug registers wipes the key on its CPU. With it on,
